@@ -1,0 +1,49 @@
+"""gevent monkey-patching, arranged once per process according to its role.
+
+Locust needs gevent's cooperative sockets; pytest-xdist needs real threads for its execnet channel.
+So (see docs/architecture.md, "gevent"):
+
+* plain pytest (no xdist workers):  ``patch_all()`` before anything imports ssl, urllib3 or boto3;
+* xdist worker (``PYTEST_XDIST_WORKER`` is set): ``patch_all(thread=False)``, and Locust is told not
+  to patch again (``LOCUST_SKIP_MONKEY_PATCH``);
+* xdist controller (``-n N`` with N > 0 in the parsed options): nothing; it never runs Locust.
+"""
+
+from __future__ import annotations
+
+import os
+
+ROLE_PLAIN = "plain"
+ROLE_XDIST_WORKER = "xdist-worker"
+ROLE_XDIST_CONTROLLER = "xdist-controller"
+
+_applied: str | None = None
+
+
+def role(numprocesses: object) -> str:
+    """The process's role from the environment and xdist's parsed ``-n`` value."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        return ROLE_XDIST_WORKER
+    if numprocesses not in (None, 0, "0") and numprocesses is not False:
+        return ROLE_XDIST_CONTROLLER
+    return ROLE_PLAIN
+
+
+def apply(process_role: str) -> str:
+    """Patch for ``process_role`` (idempotent). Returns the role that was applied."""
+    global _applied
+    if _applied is not None:
+        return _applied
+    from gevent import monkey
+
+    if process_role == ROLE_PLAIN:
+        monkey.patch_all()
+    elif process_role == ROLE_XDIST_WORKER:
+        monkey.patch_all(thread=False)
+        os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
+    _applied = process_role
+    return process_role
+
+
+def applied() -> str | None:
+    return _applied
