@@ -11,7 +11,11 @@ So (see docs/architecture.md, "gevent"):
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+
+log = logging.getLogger(__name__)
 
 ROLE_PLAIN = "plain"
 ROLE_XDIST_WORKER = "xdist-worker"
@@ -34,11 +38,19 @@ def apply(process_role: str) -> str:
     global _applied
     if _applied is not None:
         return _applied
+    if process_role == ROLE_XDIST_CONTROLLER:
+        _applied = process_role  # execnet's controller side breaks under gevent; it never runs Locust
+        return process_role
+    early_imports = sorted(m for m in ("ssl", "urllib3", "requests", "boto3", "botocore") if m in sys.modules)
+    if early_imports:
+        log.warning(
+            "gevent patches after %s was imported; a pytest plugin imported it early (disable it with -p no:NAME)", early_imports
+        )
     from gevent import monkey
 
     if process_role == ROLE_PLAIN:
         monkey.patch_all()
-    elif process_role == ROLE_XDIST_WORKER:
+    else:  # xdist worker: execnet's channel needs real threads; Locust must not patch them later either
         monkey.patch_all(thread=False)
         os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
     _applied = process_role

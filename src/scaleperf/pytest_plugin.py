@@ -1,10 +1,27 @@
-"""The pytest plugin: options, fixtures and report hooks of the perf suite (thin glue)."""
+"""The pytest plugin: options, fixtures and report hooks of the perf suite (thin glue).
+
+``pytest -m perf --config=horizontal2`` provisions the configuration through the chosen provider,
+runs the load profile once per replicate, and hands the results to the tests in ``tests/perf/``.
+Everything heavy (locust, boto3, matplotlib) is imported lazily, inside fixtures.
+"""
 
 from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
 from scaleperf import gevent_setup
+
+PROVIDERS = ("local", "aws", "url")
+PROFILES = ("smoke", "standard", "full")
+SETTINGS_KEY = pytest.StashKey["PerfSettings"]()
+CAMPAIGN_KEY = pytest.StashKey["object"]()
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -13,3 +30,258 @@ def pytest_load_initial_conftests(early_config, parser, args):
     # which is the last moment gevent can patch ssl and sockets safely.
     numprocesses = getattr(early_config.known_args_namespace, "numprocesses", None)
     gevent_setup.apply(gevent_setup.role(numprocesses))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("scaleperf", "scaleperf: load tests of scaling configurations")
+
+    def add(opt: str, ini: str, help: str, default: str | None = None, **kw) -> None:
+        group.addoption(opt, dest=ini, default=None, help=f"{help} (ini: {ini})", **kw)
+        parser.addini(ini, help, default=default)
+
+    add(
+        "--config",
+        "scaleperf_configs",
+        "scaling configurations to test, repeatable or comma-separated; default: all",
+        action="append",
+    )
+    add("--provider", "scaleperf_provider", "where deployments come from: local | aws | url", default="local", choices=PROVIDERS)
+    add("--target-url", "scaleperf_target_url", "base URL of an existing deployment (with --provider url)")
+    add(
+        "--profile",
+        "scaleperf_profile",
+        "load profile size: smoke (~1 min per config) | standard | full",
+        default="smoke",
+        choices=PROFILES,
+    )
+    add("--replicates", "scaleperf_replicates", "runs per configuration, interleaved across configurations", default="1")
+    add("--results-dir", "scaleperf_results_dir", "where runs and reports are written", default="results")
+    add("--locustfile", "scaleperf_locustfile", "the locustfile every run uses", default="locustfiles/helpdesk.py")
+    add("--keep-deployment", "scaleperf_keep_deployment", "leave deployments running after the session", action="store_true")
+    add("--loadgen", "scaleperf_loadgen", "extra load generators: local:N (worker processes), ec2:N[:TYPE], hosts:a,b")
+    add("--max-cost", "scaleperf_max_cost", "refuse an AWS plan whose estimated cost (USD) is above this")
+
+
+@dataclass(frozen=True)
+class PerfSettings:
+    configs: tuple[str, ...]
+    provider: str
+    target_url: str | None
+    profile: str
+    replicates: int
+    results_dir: Path
+    locustfile: Path
+    keep_deployment: bool
+    loadgen: str | None
+    max_cost: float | None
+    run_id: str
+    rootdir: Path
+
+
+def _value(config: pytest.Config, name: str):
+    given = config.getoption(name)
+    if given not in (None, False, []):
+        return given
+    return config.getini(name)
+
+
+def _settings(config: pytest.Config) -> PerfSettings:
+    from scaleperf.campaign import new_run_id
+    from scaleperf.configs import parse_names
+    from scaleperf.errors import ScaleperfError
+
+    root = Path(config.rootpath)
+    raw_configs = _value(config, "scaleperf_configs")
+    names = parse_names(raw_configs if isinstance(raw_configs, list) else [raw_configs] if raw_configs else [])
+    try:
+        replicates = int(_value(config, "scaleperf_replicates"))
+        max_cost = _value(config, "scaleperf_max_cost")
+        max_cost = float(max_cost) if max_cost not in (None, "") else None
+    except ValueError as exc:
+        raise ScaleperfError(f"--replicates must be a whole number and --max-cost a number ({exc})") from exc
+    if replicates < 1:
+        raise ScaleperfError("--replicates must be at least 1")
+    results_dir = Path(_value(config, "scaleperf_results_dir"))
+    locustfile = Path(_value(config, "scaleperf_locustfile"))
+    run_id = new_run_id()
+    os.environ["SCALEPERF_RUN_ID"] = run_id  # xdist workers inherit it, so they write into one run
+    return PerfSettings(
+        configs=tuple(names),
+        provider=_value(config, "scaleperf_provider"),
+        target_url=_value(config, "scaleperf_target_url") or None,
+        profile=_value(config, "scaleperf_profile"),
+        replicates=replicates,
+        results_dir=results_dir if results_dir.is_absolute() else root / results_dir,
+        locustfile=locustfile if locustfile.is_absolute() else root / locustfile,
+        keep_deployment=bool(_value(config, "scaleperf_keep_deployment")),
+        loadgen=_value(config, "scaleperf_loadgen") or None,
+        max_cost=max_cost,
+        run_id=run_id,
+        rootdir=root,
+    )
+
+
+def _perf_selected(config: pytest.Config) -> bool:
+    expr = config.getoption("markexpr", "") or ""
+    return "perf" in expr and "not perf" not in expr
+
+
+def _raise_keyboard_interrupt(signum, frame):  # SIGTERM ends a run like Ctrl-C: teardown runs, results stay
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    from scaleperf.errors import ScaleperfError
+
+    try:
+        settings = _settings(config)
+    except ScaleperfError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SETTINGS_KEY] = settings
+    # Perf runs write one self-contained HTML report by default (pytest-html reads these in its own configure).
+    wants_default_report = _perf_selected(config) and not hasattr(config, "workerinput")
+    if wants_default_report and getattr(config.option, "htmlpath", None) is None and config.pluginmanager.hasplugin("html"):
+        config.option.htmlpath = str(settings.results_dir / settings.run_id / "report.html")
+        config.option.self_contained_html = True
+    with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    s = config.stash.get(SETTINGS_KEY, None)
+    if s is None or not _perf_selected(config):
+        return []
+    return [
+        f"scaleperf: run {s.run_id}, provider {s.provider}, profile {s.profile}, replicates {s.replicates}, "
+        f"configs {','.join(s.configs) or 'all'}, gevent role {gevent_setup.applied()}",
+        f"scaleperf: results in {s.results_dir / s.run_id}",
+    ]
+
+
+# ------------------------------------------------------------------------------ parametrization
+def _selected_configs(config: pytest.Config):
+    from scaleperf.configs import load_configs, select
+    from scaleperf.errors import ScaleperfError
+
+    settings = config.stash[SETTINGS_KEY]
+    try:
+        return select(load_configs(), list(settings.configs))
+    except ScaleperfError as exc:
+        raise pytest.UsageError(str(exc)) from None
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "scaling_config" in metafunc.fixturenames:
+        chosen = _selected_configs(metafunc.config)
+        metafunc.parametrize("scaling_config", chosen, ids=[c.name for c in chosen], indirect=True, scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Under xdist, keep each configuration's tests on one worker (with --dist loadgroup), so that one
+    # worker provisions it and runs its load once.
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "scaling_config" in callspec.params:
+            item.add_marker(pytest.mark.xdist_group(callspec.params["scaling_config"].name))
+
+
+# ------------------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def perf_settings(pytestconfig: pytest.Config) -> PerfSettings:
+    return pytestconfig.stash[SETTINGS_KEY]
+
+
+@pytest.fixture(scope="session")
+def scaling_config(request: pytest.FixtureRequest):
+    """The configuration under test (parametrized; ids are configuration names)."""
+    return request.param
+
+
+def _say_factory(config: pytest.Config):
+    reporter = config.pluginmanager.getplugin("terminalreporter")
+    capman = config.pluginmanager.getplugin("capturemanager")
+
+    def say(message: str) -> None:
+        line = f"[scaleperf] {message}"
+        if reporter is None or capman is None:
+            print(line, file=sys.stderr, flush=True)
+            return
+        with capman.global_and_fixture_disabled():
+            reporter.write_line(line)
+
+    def live():
+        return capman.global_and_fixture_disabled() if capman is not None else contextlib.nullcontext()
+
+    return say, live
+
+
+@pytest.fixture(scope="session")
+def perf_provider(perf_settings: PerfSettings):
+    from scaleperf.providers import make_provider
+
+    return make_provider(perf_settings)
+
+
+@pytest.fixture(scope="session")
+def campaign(pytestconfig: pytest.Config, perf_settings: PerfSettings, perf_provider):
+    """Runs each selected configuration's load once per replicate and caches the results."""
+    from scaleperf import loadgen
+    from scaleperf.campaign import Campaign, CampaignSettings
+
+    say, live = _say_factory(pytestconfig)
+    spec = loadgen.parse(perf_settings.loadgen)
+    settings = CampaignSettings(
+        run_id=perf_settings.run_id,
+        results_dir=perf_settings.results_dir,
+        profile=perf_settings.profile,
+        replicates=perf_settings.replicates,
+        locustfile=perf_settings.locustfile,
+        interleave=not hasattr(pytestconfig, "workerinput"),
+        workers=spec.local_workers,
+        expect_workers=spec.expect_workers,
+        master_bind=spec.master_bind,
+    )
+    camp = Campaign(settings, perf_provider, _selected_configs(pytestconfig), say, live=live)
+    pytestconfig.stash[CAMPAIGN_KEY] = camp
+    try:
+        yield camp
+    finally:
+        camp.close()
+
+
+@pytest.fixture(scope="session")
+def deployment(campaign, scaling_config):
+    """The running deployment of the configuration under test."""
+    return campaign.deployment_for(scaling_config)
+
+
+@pytest.fixture(scope="session")
+def run_results(campaign, scaling_config):
+    """Every replicate's RunResult for the configuration under test (run once, shared)."""
+    from scaleperf.errors import ScaleperfError
+
+    try:
+        return campaign.results(scaling_config)
+    except ScaleperfError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+# ------------------------------------------------------------------------------- html summary
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_header(cells: list[str]) -> None:
+    cells.insert(2, "<th>Configuration</th>")
+    cells.insert(3, "<th>p95 (ms)</th>")
+    cells.insert(4, "<th>Error rate</th>")
+    cells.insert(5, "<th>Verdict</th>")
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_row(report, cells: list[str]) -> None:
+    props = dict(getattr(report, "user_properties", []))
+    p95 = props.get("p95_ms")
+    err = props.get("error_rate")
+    cells.insert(2, f"<td>{props.get('config', '')}</td>")
+    cells.insert(3, f"<td>{'' if p95 is None else f'{p95:.1f}'}</td>")
+    cells.insert(4, f"<td>{'' if err is None else f'{err:.2%}'}</td>")
+    cells.insert(5, f"<td>{props.get('verdict', '')}</td>")

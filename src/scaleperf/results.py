@@ -97,7 +97,9 @@ class Samples:
         return m
 
     def select(self, m: np.ndarray) -> Samples:
-        return Samples(**{k: v[m] for k, v in self.columns().items()}, names=self.names, groups=self.groups, error_kinds=self.error_kinds)
+        return Samples(
+            **{k: v[m] for k, v in self.columns().items()}, names=self.names, groups=self.groups, error_kinds=self.error_kinds
+        )
 
     @property
     def failed(self) -> np.ndarray:
@@ -277,7 +279,14 @@ def load(path: Path) -> RunResult:
                     )
                 )
     phases = tuple(Phase(**p) for p in doc.get("phases", ()))
-    return RunResult(meta=doc.get("meta", {}), phases=phases, samples=samples, series=series, telemetry=tuple(telemetry), checks=doc.get("checks", {}))
+    return RunResult(
+        meta=doc.get("meta", {}),
+        phases=phases,
+        samples=samples,
+        series=series,
+        telemetry=tuple(telemetry),
+        checks=doc.get("checks", {}),
+    )
 
 
 @dataclass(frozen=True)

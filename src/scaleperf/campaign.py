@@ -1,0 +1,183 @@
+"""A campaign: the runs one session makes, in order, and their results.
+
+For each replicate, for each selected configuration (interleaved A B C D A B C D ..., so that drift
+over time hits every configuration alike): provision the configuration (or reuse the deployment that
+is already up), reset its data, run the load profile and keep the result.  Results are cached, so
+every test that reads a configuration's results shares one run.  Local load phases hold a machine-wide
+lock, so that two sessions (or xdist workers) never measure at the same time on one machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scaleperf import paths
+from scaleperf.configs import ScalingConfig
+from scaleperf.errors import ScaleperfError
+from scaleperf.providers.base import Deployment, Provider
+from scaleperf.results import RunResult, run_dir
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "load.lock"  # in scaleperf's per-user folder: one load phase at a time on this machine
+
+
+def new_run_id() -> str:
+    """``SCALEPERF_RUN_ID`` when set (so several sessions write into one run), else a fresh id."""
+    return os.environ.get("SCALEPERF_RUN_ID") or time.strftime("%Y%m%d-%H%M%S") + "-" + secrets.token_hex(2)
+
+
+@contextlib.contextmanager
+def machine_lock(wait_message: Callable[[str], None] | None = None) -> Iterator[None]:
+    """Hold the machine-wide load lock (an flock, released even if the process dies)."""
+    path = paths.home() / LOCK_NAME
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            if wait_message:
+                wait_message("another load run holds this machine; waiting for it to finish")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+@dataclass
+class CampaignSettings:
+    run_id: str
+    results_dir: Path
+    profile: str
+    replicates: int
+    locustfile: Path
+    interleave: bool = True  # False under xdist: each worker runs only the configurations it was given
+    workers: int = 0
+    expect_workers: int = 0
+    master_bind: str = "127.0.0.1"
+    progress: bool = True
+    extra_meta: dict = field(default_factory=dict)
+
+
+@dataclass
+class RunFailure:
+    """A configuration whose deployment or run failed; its tests report this instead of re-trying."""
+
+    config: str
+    message: str
+
+
+class Campaign:
+    """Runs the selected configurations' load profiles once and hands out their results."""
+
+    def __init__(
+        self,
+        settings: CampaignSettings,
+        provider: Provider,
+        configs: list[ScalingConfig],
+        say: Callable[[str], None],
+        live: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    ):
+        self.settings = settings
+        self.live = live  # a context in which the load engine may write its live progress line
+        self.provider = provider
+        self.configs = configs
+        self.say = say
+        self._results: dict[str, list[RunResult]] = {}
+        self._failures: dict[str, RunFailure] = {}
+        self._stack = contextlib.ExitStack()
+        self._open: tuple[str, Deployment] | None = None
+
+    # -- deployments ---------------------------------------------------------------------------
+    def deployment_for(self, config: ScalingConfig) -> Deployment:
+        """The running deployment of ``config``; the one open before it is torn down first."""
+        if self._open and self._open[0] == config.name:
+            return self._open[1]
+        self.close_deployment()
+        self.say(f"provisioning {config.name} on {self.provider.name} ...")
+        started = time.monotonic()
+        stack = contextlib.ExitStack()
+        try:
+            deployment = stack.enter_context(self.provider.provision(config))
+        except BaseException:
+            stack.close()
+            raise
+        self._stack = stack
+        self._open = (config.name, deployment)
+        self.say(f"{config.name} is up at {deployment.base_url} ({time.monotonic() - started:.1f}s)")
+        return deployment
+
+    def close_deployment(self) -> None:
+        if self._open is not None:
+            name = self._open[0]
+            self._open = None
+            self.say(f"tearing down {name} ...")
+            self._stack.close()
+
+    def close(self) -> None:
+        self.close_deployment()
+
+    # -- runs ------------------------------------------------------------------------------------
+    def results(self, config: ScalingConfig) -> list[RunResult]:
+        """Every replicate's result for ``config``, running the campaign on first use."""
+        if config.name not in self._results and config.name not in self._failures:
+            group = self.configs if self.settings.interleave else [config]
+            self._run([c for c in group if c.name not in self._results and c.name not in self._failures])
+        if config.name in self._failures:
+            raise ScaleperfError(self._failures[config.name].message)
+        return self._results[config.name]
+
+    def _run(self, configs: list[ScalingConfig]) -> None:
+        from scaleperf import load  # the only module that imports locust; loaded when load is first needed
+
+        profile = load.load_profile(self.settings.profile)
+        for replicate in range(1, self.settings.replicates + 1):
+            for config in configs:
+                if config.name in self._failures:
+                    continue
+                tag = f"{config.name} (replicate {replicate}/{self.settings.replicates})"
+                try:
+                    deployment = self.deployment_for(config)
+                    deployment.reset_data()
+                    scale = self.provider.load_scale(config)
+                    meta = {
+                        "config": config.name,
+                        "config_facts": config.describe(),
+                        "run_id": self.settings.run_id,
+                        "replicate": replicate,
+                        "replicates": self.settings.replicates,
+                        "provider": self.provider.name,
+                        "deployment": deployment.describe(),
+                        "scale_reason": scale.reason,
+                        **self.settings.extra_meta,
+                    }
+                    out = run_dir(self.settings.results_dir, self.settings.run_id, config.name, replicate)
+                    self.say(f"load: {tag}, profile {self.settings.profile}, scale {scale.factor:g} -> {out}")
+                    with machine_lock(self.say), self.live():
+                        result = load.run(
+                            deployment.base_url,
+                            self.settings.locustfile,
+                            profile,
+                            scale=scale.factor,
+                            out_dir=out,
+                            meta=meta,
+                            deployment=deployment,
+                            workers=self.settings.workers,
+                            expect_workers=self.settings.expect_workers,
+                            master_bind=self.settings.master_bind,
+                            progress=self.settings.progress,
+                        )
+                except ScaleperfError as exc:
+                    self._failures[config.name] = RunFailure(config.name, f"{tag}: {exc}")
+                    self.say(f"FAILED {tag}: {exc}")
+                    self.close_deployment()
+                    continue
+                self._results.setdefault(config.name, []).append(result)

@@ -1,0 +1,106 @@
+"""The on-disk results format: a run saved and loaded back is the same run, even when it was cut short."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from scaleperf import results
+from scaleperf.errors import ScaleperfError
+
+
+def _columns(n: int, seed: int = 1) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return {
+        "t": np.sort(rng.uniform(0, 60, n)),
+        "latency_ms": rng.lognormal(2, 0.5, n).astype(np.float32),
+        "name": rng.integers(0, 3, n).astype(np.uint16),
+        "group": rng.integers(0, 2, n).astype(np.uint8),
+        "size": rng.integers(10, 500, n).astype(np.uint32),
+        "error": (rng.uniform(size=n) < 0.05).astype(np.uint8),
+    }
+
+
+def _result(n: int = 1000) -> results.RunResult:
+    samples = results.Samples(**_columns(n), names=("/a", "/b", "/c"), groups=("polls", "auth"), error_kinds=("ok", "http 500"))
+    phases = (
+        results.Phase(kind="ramp", label="ramp", start_s=0, end_s=20, users=10, deploy_users=50),
+        results.Phase(kind="plateau", label="plateau", start_s=20, end_s=60, users=10, deploy_users=50, warmup_s=5),
+    )
+    tel = results.Telemetry(
+        component="app-1",
+        tier="app",
+        t=np.arange(60.0),
+        cpu_pct=np.full(60, 40.0),
+        throttled_pct=np.zeros(60),
+        memory_mb=np.full(60, 80.0),
+    )
+    return results.RunResult(
+        meta={"config": "single", "scale": 0.2, "complete": True},
+        phases=phases,
+        samples=samples,
+        series={"t": np.arange(60), "rps": np.full(60, 16.0)},
+        telemetry=(tel,),
+        checks={"saturated": False},
+    )
+
+
+def test_samples_take_at_most_40_bytes_per_request():
+    assert sum(np.dtype(d).itemsize for d in results.SAMPLE_DTYPES.values()) <= 40
+
+
+def test_save_then_load_is_identical(tmp_path):
+    original = _result()
+    path = results.save(original, results.run_dir(tmp_path, "run1", "single", 1))
+    loaded = results.load(path)
+    for key, col in original.samples.columns().items():
+        assert np.array_equal(getattr(loaded.samples, key), col), key
+        assert getattr(loaded.samples, key).dtype == col.dtype
+    assert loaded.samples.names == original.samples.names
+    assert loaded.phases == original.phases
+    assert loaded.scale == 0.2 and loaded.complete and loaded.config == "single"
+    assert np.array_equal(loaded.series["rps"], original.series["rps"])
+    assert loaded.telemetry[0].component == "app-1" and np.array_equal(loaded.telemetry[0].cpu_pct, np.full(60, 40.0))
+    assert loaded.telemetry[0].requests is None
+
+
+def test_incremental_chunks_of_an_interrupted_run_are_readable(tmp_path):
+    w = results.RunWriter(tmp_path / "r1")
+    a, b = _columns(300, seed=2), _columns(200, seed=3)
+    w.append_samples(a)
+    w.append_samples(b)
+    empty = results.Samples.empty(names=("/a", "/b", "/c"), groups=("polls", "auth"))
+    w.write_meta(meta={"config": "single", "complete": False}, phases=(), checks={}, samples=empty)
+    loaded = results.load(tmp_path / "r1")
+    assert len(loaded.samples) == 500 and not loaded.complete
+    assert np.array_equal(loaded.samples.t, np.concatenate([a["t"], b["t"]]))
+
+
+def test_mask_selects_window_and_group():
+    r = _result()
+    window = r.phases[1].window
+    assert window == (25, 60)
+    m = r.samples.mask(window=window, group="polls")
+    assert m.sum() == np.sum((r.samples.t >= 25) & (r.samples.t < 60) & (r.samples.group == 0))
+    assert r.samples.mask(group="nope").sum() == 0
+    assert r.samples.mask(group="all").all()
+
+
+def test_find_runs_lists_configs_and_replicates(tmp_path):
+    for cfg, rep in (("single", 1), ("single", 2), ("vertical", 1)):
+        results.save(_result(10), results.run_dir(tmp_path, "run9", cfg, rep))
+    found = [(r.config, r.replicate) for r in results.find_runs(tmp_path, "run9")]
+    assert found == [("single", 1), ("single", 2), ("vertical", 1)]
+
+
+def test_other_schema_or_missing_meta_is_a_clear_error(tmp_path):
+    with pytest.raises(ScaleperfError, match="no meta.json"):
+        results.load(tmp_path)
+    path = results.save(_result(10), tmp_path / "x")
+    doc = json.loads((path / "meta.json").read_text())
+    doc["schema"] = 99
+    (path / "meta.json").write_text(json.dumps(doc))
+    with pytest.raises(ScaleperfError, match="schema 99"):
+        results.load(path)
