@@ -139,8 +139,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except ScaleperfError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS_KEY] = settings
+    if _perf_selected(config):
+        _selected_configs(config)  # an unknown --config is a usage error before collection starts
     # Perf runs write one self-contained HTML report by default (pytest-html reads these in its own configure).
-    wants_default_report = _perf_selected(config) and not hasattr(config, "workerinput")
+    wants_default_report = _perf_selected(config) and not hasattr(config, "workerinput") and not config.option.collectonly
     if wants_default_report and getattr(config.option, "htmlpath", None) is None and config.pluginmanager.hasplugin("html"):
         config.option.htmlpath = str(settings.results_dir / settings.run_id / "report.html")
         config.option.self_contained_html = True
@@ -285,3 +287,33 @@ def pytest_html_results_table_row(report, cells: list[str]) -> None:
     cells.insert(3, f"<td>{'' if p95 is None else f'{p95:.1f}'}</td>")
     cells.insert(4, f"<td>{'' if err is None else f'{err:.2%}'}</td>")
     cells.insert(5, f"<td>{props.get('verdict', '')}</td>")
+
+
+# ------------------------------------------------------------------------------- html extras
+class PerfExtras:
+    """Attaches a perf test's plots and tables to its row of the pytest-html report."""
+
+    def __init__(self, extras: list, slos: list | None = None) -> None:
+        self._extras = extras
+        self._slos = slos
+
+    def run(self, result) -> None:
+        from scaleperf.report import extras as report_extras
+
+        self._extras.extend(report_extras.extras_for_run(result, self._slos))
+
+    def saturation(self, verdict, result) -> None:
+        from scaleperf.report import extras as report_extras
+
+        self._extras.extend(report_extras.extras_for_saturation(verdict, result))
+
+    def comparison(self, verdict, results_by_config) -> None:
+        from scaleperf.report import extras as report_extras
+
+        self._extras.extend(report_extras.extras_for_comparison(verdict, results_by_config))
+
+
+@pytest.fixture
+def perf_extras(extras) -> PerfExtras:
+    """Plots and tables for this test's row in the HTML report (``extras`` is pytest-html's fixture)."""
+    return PerfExtras(extras)
