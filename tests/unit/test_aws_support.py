@@ -1,0 +1,75 @@
+"""Shared set-up of the AWS tests (no tests here): moto for S3/RDS/EC2/CloudWatch/STS, the in-memory Elastic Beanstalk,
+and a clock that moves only when waited on (so timeouts are reached without waiting)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+
+from scaleperf.aws.boto import BotoBeanstalk, BotoCloud
+from scaleperf.aws.environment import Waiter
+from scaleperf.aws.fake import FakeBeanstalk, serve
+
+REGION = "us-east-1"
+
+
+@dataclass
+class FakeClock:
+    now: float = 1000.0
+    sleeps: list[float] = field(default_factory=list)
+    interrupt_after: int | None = None  # raise KeyboardInterrupt at this sleep (Ctrl-C while waiting)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        if self.interrupt_after is not None and len(self.sleeps) == self.interrupt_after:
+            raise KeyboardInterrupt
+        self.now += seconds
+
+
+def rails_app(root: Path) -> Path:
+    app = root / "shop"
+    (app / "config").mkdir(parents=True)
+    (app / "Gemfile").write_text('source "https://rubygems.org"\ngem "rails", "~> 8.0"\n')
+    (app / "config.ru").write_text("run Rails.application\n")
+    (app / "config" / "database.yml").write_text("production:\n  host: <%= ENV['RDS_HOSTNAME'] %>\n")
+    (app / "log").mkdir()
+    (app / "log" / "production.log").write_text("old log lines\n")
+    return app
+
+
+class World:
+    """One moto account with an in-memory Elastic Beanstalk behind a real boto3 client: the provider goes
+    through the boto3 adapter, and botocore validates every Elastic Beanstalk request against the model."""
+
+    def __init__(self, **fake_kw) -> None:
+        self.eb = FakeBeanstalk(region=REGION, **fake_kw)
+        self.session = boto3.Session(region_name=REGION)
+        client = self.session.client("elasticbeanstalk", aws_access_key_id="x", aws_secret_access_key="x")
+        serve(self.eb, client)
+        self.cloud = BotoCloud(self.session, beanstalk=BotoBeanstalk(client))
+        self.clock = FakeClock()
+        self.said: list[str] = []
+
+    def factory(self) -> BotoCloud:
+        return self.cloud
+
+    def waiter(self, eb, say) -> Waiter:
+        return Waiter(eb, say, clock=self.clock, sleep=self.clock.sleep, poll_s=15)
+
+    def say(self, message: str) -> None:
+        self.said.append(message)
+
+    def provider_kw(self, tmp_path: Path, **kw) -> dict:
+        return {
+            "cloud_factory": self.factory,
+            "waiter": self.waiter,
+            "say": self.say,
+            "work_dir": tmp_path,
+            "slot": "main",
+            **kw,
+        }
