@@ -32,17 +32,16 @@ def _report(args: argparse.Namespace) -> int:
 
 
 def _configs(args: argparse.Namespace) -> int:
+    from scaleperf.aws.plan import plan_config
     from scaleperf.configs import load_catalogue, load_configs
 
     catalogue = load_catalogue()
     print(f"{'name':<14}{'app':<22}{'vCPU':>5}  {'database':<14}{'vCPU':>5}  {'USD/h':>7}")
     for c in load_configs(catalogue=catalogue).values():
-        hourly = (
-            c.app_type.hourly_usd * c.app_instances + c.db_class.hourly_usd + (catalogue.alb_hourly_usd if c.load_balanced else 0)
-        )
+        hourly = plan_config(c, catalogue, engine=args.engine, hours=1.0).hourly_usd
         app = f"{c.app_instances}x {c.app_type.name}"
         print(f"{c.name:<14}{app:<22}{c.app_vcpus:>5}  {c.db_class.name:<14}{c.db_class.vcpus:>5}  {hourly:>7.3f}")
-    print(f"prices: on-demand, {catalogue.region}, as of {catalogue.prices_as_of}")
+    print(f"prices: on-demand, {catalogue.region}, {args.engine} database, as of {catalogue.prices_as_of}")
     return 0
 
 
@@ -64,6 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_report)
 
     p = sub.add_parser("configs", help="list the scaling configurations and what they cost per hour")
+    p.add_argument("--engine", choices=("mysql", "postgres"), default="mysql", help="database engine priced")
     p.set_defaults(func=_configs)
 
     try:

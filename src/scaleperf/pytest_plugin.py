@@ -222,7 +222,13 @@ def _say_factory(config: pytest.Config):
 def perf_provider(perf_settings: PerfSettings):
     from scaleperf.providers import make_provider
 
-    return make_provider(perf_settings)
+    provider = make_provider(perf_settings)
+    try:
+        yield provider
+    finally:
+        close = getattr(provider, "close", None)  # providers that keep deployments up between configurations
+        if close is not None:
+            close()
 
 
 @pytest.fixture(scope="session")
