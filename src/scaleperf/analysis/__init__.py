@@ -1,0 +1,1 @@
+"""Analysis: pure functions that turn run results into verdicts (SLOs, saturation, comparisons)."""

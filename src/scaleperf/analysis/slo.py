@@ -1,0 +1,265 @@
+"""Service-level objectives: thresholds from fixtures/slos.toml, judged on a run's plateau.
+
+The file has one table per provider (``local``, ``aws``, ``url``)::
+
+    [local.thresholds]
+    "polls.p95" = "< 250 ms"          # <group>.<metric> = "<op> <number> <unit>"
+    "all.error_rate" = "< 1 %"
+    "all.throughput" = ">= 5 /s"
+
+    [local.saturation_min_users]      # minimum saturation point per configuration, deployment users
+    single = 100
+
+Groups are the locustfile's endpoint groups (polls, auth, writes, reads) or ``all``; metrics are p50, p95,
+p99, mean (units ms or s), error_rate (unit %, or a bare fraction) and throughput (unit /s).  An SLO is
+judged on the requests of its group started inside the windows of the run's ``plateau`` phases (each
+phase's warm-up excluded).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scaleperf.analysis import stats
+from scaleperf.analysis.verdict import FAIL, INCONCLUSIVE, PASS, SloVerdict
+from scaleperf.configs import FIXTURES
+from scaleperf.errors import ScaleperfError
+from scaleperf.results import RunResult
+
+DEFAULT_PATH = FIXTURES / "slos.toml"  # the committed SLO file
+PROVIDERS = ("local", "aws", "url")  # tables the file may hold
+GROUPS = ("all", "polls", "auth", "writes", "reads")  # endpoint groups of the help desk locustfile, plus "all"
+LATENCY_METRICS = {"p50": 50.0, "p95": 95.0, "p99": 99.0, "mean": None}  # metric -> percentile (None: the mean)
+METRICS = (*LATENCY_METRICS, "error_rate", "throughput")
+MIN_SAMPLES = {"p50": 20, "p95": 100, "p99": 500, "mean": 20, "error_rate": 100, "throughput": 1}  # fewer: inconclusive
+OPS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
+PLATEAU = "plateau"  # the phase kind SLOs are judged on
+_THRESHOLD = re.compile(r"^\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|%|/s|rps)?\s*$")
+_UNITS = {"p50": "ms", "p95": "ms", "p99": "ms", "mean": "ms", "error_rate": "ratio", "throughput": "req/s"}
+
+
+@dataclass(frozen=True)
+class Slo:
+    """One threshold: ``<group>.<metric> <op> <threshold>`` in canonical units (ms, ratio, req/s)."""
+
+    provider: str
+    group: str
+    metric: str
+    op: str
+    threshold: float
+    text: str  # as written in the file, e.g. "< 250 ms"
+
+    @property
+    def key(self) -> str:
+        return f"{self.group}.{self.metric}"
+
+    @property
+    def unit(self) -> str:
+        return _UNITS[self.metric]
+
+    @property
+    def id(self) -> str:
+        """Short stable id, usable as a pytest id: ``polls.p95<250ms``."""
+        return f"{self.key}{self.text.replace(' ', '')}"
+
+    @property
+    def latency(self) -> bool:
+        return self.metric in LATENCY_METRICS
+
+    def holds(self, measured: float) -> bool:
+        return OPS[self.op](measured, self.threshold)
+
+    def describe(self) -> str:
+        return f"{self.key} {self.op} {format_value(self.threshold, self.unit)}"
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A figure with its unit, as people read it: 212.4 ms, 0.83 %, 41.2 req/s."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "n/a"
+    if unit == "ratio":
+        return f"{value * 100:.3g} %"
+    if unit == "ms":
+        return f"{value:.1f} ms"
+    return f"{value:.3g} {unit}"
+
+
+# ----------------------------------------------------------------------------------------- loading
+def _read(path: Path) -> dict:
+    try:
+        with Path(path).open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError as exc:
+        raise ScaleperfError(f"{path}: file not found; create it (see fixtures/slos.toml for the format)") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScaleperfError(f"{path}: not valid TOML ({exc})") from exc
+
+
+def _provider_table(path: Path, doc: dict, provider: str) -> dict:
+    unknown = set(doc) - set(PROVIDERS)
+    if unknown:
+        raise ScaleperfError(f"{path}: unknown table [{sorted(unknown)[0]}]; use one of {', '.join(PROVIDERS)}")
+    if provider not in PROVIDERS:
+        raise ScaleperfError(f"unknown provider {provider!r}; use one of {', '.join(PROVIDERS)}")
+    table = doc.get(provider)
+    if table is None:
+        raise ScaleperfError(f"{path}: no [{provider}] table; add [{provider}.thresholds] for this provider")
+    if not isinstance(table, dict):
+        raise ScaleperfError(f"{path}: [{provider}] must be a table")
+    extra = set(table) - {"thresholds", "saturation_min_users"}
+    if extra:
+        raise ScaleperfError(f"{path}: [{provider}] unknown key {sorted(extra)[0]!r}; use thresholds or saturation_min_users")
+    return table
+
+
+def parse_threshold(path: Path, provider: str, key: str, text: object) -> Slo:
+    """One ``"<group>.<metric>" = "<op> <number> <unit>"`` entry; errors name the file and key."""
+    where = f"{path}: [{provider}.thresholds] {key!r}"
+    group, _, metric = key.partition(".")
+    if group not in GROUPS:
+        raise ScaleperfError(f"{where}: unknown group {group!r}; use one of {', '.join(GROUPS)}")
+    if metric not in METRICS:
+        raise ScaleperfError(f"{where}: unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+    if not isinstance(text, str):
+        raise ScaleperfError(f'{where}: value must be a string such as "< 250 ms"')
+    m = _THRESHOLD.match(text)
+    if not m:
+        raise ScaleperfError(f'{where}: cannot read {text!r}; write "<op> <number> <unit>", e.g. "< 250 ms"')
+    op, number, unit = m.group(1), float(m.group(2)), m.group(3)
+    if metric in LATENCY_METRICS:
+        if unit not in ("ms", "s"):
+            raise ScaleperfError(f"{where}: a latency needs a unit, ms or s (got {unit or 'none'})")
+        value = number * 1000 if unit == "s" else number
+    elif metric == "error_rate":
+        if unit not in ("%", None):
+            raise ScaleperfError(f"{where}: an error rate is in % or a bare fraction (got {unit})")
+        value = number / 100 if unit == "%" else number
+        if not 0 <= value <= 1:
+            raise ScaleperfError(f"{where}: an error rate must lie between 0 and 100 %")
+    else:
+        if unit not in ("/s", "rps"):
+            raise ScaleperfError(f"{where}: throughput needs the unit /s (got {unit or 'none'})")
+        value = number
+    return Slo(provider=provider, group=group, metric=metric, op=op, threshold=value, text=text.strip())
+
+
+def load_slos(path: Path | str | None, provider: str) -> list[Slo]:
+    """The SLOs declared for ``provider`` in ``path`` (default fixtures/slos.toml)."""
+    path = Path(path) if path is not None else DEFAULT_PATH
+    table = _provider_table(path, _read(path), provider)
+    thresholds = table.get("thresholds", {})
+    if not isinstance(thresholds, dict):
+        raise ScaleperfError(f"{path}: [{provider}.thresholds] must be a table")
+    return [parse_threshold(path, provider, key, text) for key, text in thresholds.items()]
+
+
+def saturation_minimum(path: Path | str | None, provider: str, config: str) -> int | None:
+    """The minimum saturation point (deployment users) declared for ``config``, or None when none is."""
+    path = Path(path) if path is not None else DEFAULT_PATH
+    table = _provider_table(path, _read(path), provider).get("saturation_min_users", {})
+    if not isinstance(table, dict):
+        raise ScaleperfError(f"{path}: [{provider}.saturation_min_users] must be a table of configuration = users")
+    if config not in table:
+        return None
+    value = table[config]
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ScaleperfError(f"{path}: [{provider}.saturation_min_users] {config!r} must be a whole number of users >= 0")
+    return value
+
+
+# ---------------------------------------------------------------------------------------- measuring
+def measure(result: RunResult, slo: Slo, windows: list[tuple[float, float]]) -> tuple[float, int]:
+    """The SLO's metric over the requests of its group started in ``windows``: (value, number of requests)."""
+    samples = result.samples
+    m = np.zeros(len(samples), dtype=bool)
+    for w in windows:
+        m |= samples.mask(window=w, group=slo.group)
+    n = int(m.sum())
+    if slo.metric == "throughput":
+        span = sum(end - start for start, end in windows)
+        return (n / span if span > 0 else float("nan"), n)
+    if n == 0:
+        return (float("nan"), 0)
+    if slo.metric == "error_rate":
+        return (float(samples.failed[m].mean()), n)
+    lat = samples.latency_ms[m].astype(np.float64)
+    q = LATENCY_METRICS[slo.metric]
+    return (float(lat.mean()) if q is None else stats.percentile(lat, q), n)
+
+
+def _inconclusive_reason(result: RunResult) -> str | None:
+    if not result.complete:
+        return "the run did not complete"
+    if result.generator_saturated:
+        why = "; ".join(result.checks.get("reasons", [])) or "see the run's checks"
+        return f"the load generator saturated ({why})"
+    return None
+
+
+def evaluate(result: RunResult, slos: list[Slo]) -> list[SloVerdict]:
+    """Judge each SLO on the run's plateau phases (warm-up excluded)."""
+    plateaus = result.phases_of(PLATEAU)
+    windows = [p.window for p in plateaus if p.window[1] > p.window[0]]
+    window = (windows[0][0], windows[-1][1]) if windows else None
+    run_problem = _inconclusive_reason(result)
+    verdicts = []
+    for slo in slos:
+        subject = f"{result.config}: {slo.describe()}"
+        base = dict(
+            kind="slo",
+            subject=subject,
+            config=result.config,
+            slo_id=slo.id,
+            group=slo.group,
+            metric=slo.metric,
+            op=slo.op,
+            threshold=slo.threshold,
+            unit=slo.unit,
+            window=window,
+        )
+        figures = {
+            "config": result.config,
+            "slo": slo.id,
+            "group": slo.group,
+            "metric": slo.metric,
+            "op": slo.op,
+            "threshold": slo.threshold,
+            "unit": slo.unit,
+            "window": list(window) if window else None,
+        }
+        if not windows:
+            reason = f"{subject}: the run has no plateau phase to judge"
+            verdicts.append(SloVerdict(outcome=INCONCLUSIVE, reason=reason, figures={**figures, "measured": None}, **base))
+            continue
+        measured, n = measure(result, slo, windows)
+        figures.update(measured=None if math.isnan(measured) else measured, n_samples=n)
+        shown = f"measured {format_value(measured, slo.unit)} against {slo.op} {format_value(slo.threshold, slo.unit)}"
+        where = f"over {window[0]:.0f}-{window[1]:.0f} s ({n} requests)"
+        if run_problem:
+            outcome, reason = INCONCLUSIVE, f"{subject}: inconclusive, {run_problem}; {shown} {where}"
+        elif n < MIN_SAMPLES[slo.metric] or math.isnan(measured):
+            outcome = INCONCLUSIVE
+            reason = f"{subject}: inconclusive, {n} requests in the window, need at least {MIN_SAMPLES[slo.metric]}"
+        elif slo.holds(measured):
+            outcome, reason = PASS, f"{subject}: {shown} {where}"
+        else:
+            outcome, reason = FAIL, f"{subject}: {shown} {where}"
+        verdicts.append(
+            SloVerdict(
+                outcome=outcome,
+                reason=reason,
+                figures=figures,
+                measured=None if math.isnan(measured) else measured,
+                n_samples=n,
+                **base,
+            )
+        )
+    return verdicts

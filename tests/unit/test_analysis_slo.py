@@ -1,0 +1,221 @@
+"""SLO thresholds from TOML, judged on the plateau of synthetic runs with known latencies."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+import pytest
+
+from scaleperf.analysis import slo
+from scaleperf.errors import ScaleperfError
+from scaleperf.results import SAMPLE_DTYPES, Phase, RunResult, Samples
+
+GROUPS = ("polls", "auth", "writes", "reads")
+
+
+def make_run(
+    segments: list[tuple[Phase, float, Callable[[np.random.Generator, int], np.ndarray], float]],
+    *,
+    config: str = "single",
+    replicate: int = 1,
+    scale: float = 1.0,
+    profile: str = "standard",
+    complete: bool = True,
+    saturated: bool = False,
+    seed: int = 0,
+    group_of: Callable[[np.random.Generator, int], np.ndarray] | None = None,
+) -> RunResult:
+    """A run whose requests arrive uniformly at ``rps`` in each phase, latencies drawn by the given sampler.
+
+    segments: (phase, rps, latency sampler (rng, n) -> ms, error probability).  Groups are drawn uniformly
+    unless ``group_of`` says otherwise.  The per-second series is computed from the samples.
+    """
+    rng = np.random.default_rng(seed)
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in SAMPLE_DTYPES}
+    for phase, rps, latency, error_p in segments:
+        n = round(rps * (phase.end_s - phase.start_s))
+        t = np.sort(rng.uniform(phase.start_s, phase.end_s, n))
+        cols["t"].append(t)
+        cols["latency_ms"].append(np.asarray(latency(rng, n), dtype=np.float32))
+        cols["name"].append(np.zeros(n, dtype=np.uint16))
+        cols["group"].append((group_of or (lambda r, k: r.integers(0, len(GROUPS), k)))(rng, n).astype(np.uint8))
+        cols["size"].append(np.full(n, 100, dtype=np.uint32))
+        cols["error"].append((rng.random(n) < error_p).astype(np.uint8))
+    samples = Samples(
+        **{k: np.concatenate(v).astype(SAMPLE_DTYPES[k]) for k, v in cols.items()},
+        names=("/x",),
+        groups=GROUPS,
+        error_kinds=("ok", "HTTP 500"),
+    )
+    end = int(max(p.end_s for p, *_ in segments))
+    secs = np.arange(end, dtype=np.float64)
+    idx = np.floor(samples.t).astype(int)
+    rps = np.bincount(idx, minlength=end)[:end].astype(float)
+    fails = np.bincount(idx, weights=samples.failed.astype(float), minlength=end)[:end]
+    p95 = np.array([np.percentile(samples.latency_ms[idx == s], 95) if (idx == s).any() else np.nan for s in range(end)])
+    users = np.zeros(end)
+    for p, *_ in segments:
+        users[int(p.start_s) : int(p.end_s)] = p.users
+    series = {
+        "t": secs,
+        "users": users,
+        "deploy_users": users / scale,
+        "rps": rps,
+        "fail_rps": fails,
+        "p50_ms": p95 * 0.5,
+        "p95_ms": p95,
+        "p99_ms": p95 * 1.2,
+        "gen_cpu_pct": np.full(end, 20.0),
+    }
+    meta = {"config": config, "replicate": replicate, "scale": scale, "profile": profile, "complete": complete}
+    checks = {"saturated": saturated, "reasons": ["generator CPU 97 %"] if saturated else []}
+    return RunResult(meta=meta, phases=tuple(p for p, *_ in segments), samples=samples, series=series, checks=checks)
+
+
+def constant(ms: float) -> Callable[[np.random.Generator, int], np.ndarray]:
+    return lambda rng, n: np.full(n, ms)
+
+
+def uniform(lo: float, hi: float) -> Callable[[np.random.Generator, int], np.ndarray]:
+    return lambda rng, n: rng.uniform(lo, hi, n)
+
+
+def plateau_run(latency, error_p: float = 0.0, **kw) -> RunResult:
+    """30 s ramp at 1000 ms (would break any SLO), then a 120 s plateau with 20 s warm-up at 2000 ms, then the plateau proper."""
+    ramp = Phase(kind="ramp", label="ramp", start_s=0, end_s=30, users=10, deploy_users=10)
+    plateau = Phase(kind="plateau", label="plateau", start_s=30, end_s=150, users=50, deploy_users=50, warmup_s=20)
+    warm = Phase(kind="ramp", label="warm", start_s=30, end_s=50, users=50, deploy_users=50)
+    steady = Phase(kind="plateau", label="steady", start_s=50, end_s=150, users=50, deploy_users=50)
+    run = make_run([(ramp, 20, constant(1000), 0.5), (warm, 20, constant(2000), 0.5), (steady, 20, latency, error_p)], **kw)
+    # The samples were generated per segment; the run declares the plateau as one phase with its warm-up.
+    return RunResult(meta=run.meta, phases=(ramp, plateau), samples=run.samples, series=run.series, checks=run.checks)
+
+
+def write(tmp_path, text: str):
+    path = tmp_path / "slos.toml"
+    path.write_text(text)
+    return path
+
+
+# ----------------------------------------------------------------------------------------- parsing
+def test_thresholds_are_read_in_canonical_units(tmp_path):
+    path = write(
+        tmp_path,
+        '[local.thresholds]\n"polls.p95" = "< 250 ms"\n"all.p99" = "<= 1.5 s"\n"all.error_rate" = "< 1 %"\n'
+        '"all.throughput" = ">= 20 /s"\n[local.saturation_min_users]\nsingle = 120\n',
+    )
+    slos = {s.key: s for s in slo.load_slos(path, "local")}
+    assert slos["polls.p95"].threshold == 250 and slos["polls.p95"].op == "<"
+    assert slos["all.p99"].threshold == 1500 and slos["all.p99"].op == "<="
+    assert slos["all.error_rate"].threshold == pytest.approx(0.01)
+    assert slos["all.throughput"].threshold == 20 and slos["all.throughput"].op == ">="
+    assert slos["polls.p95"].id == "polls.p95<250ms"
+    assert slo.saturation_minimum(path, "local", "single") == 120
+    assert slo.saturation_minimum(path, "local", "vertical") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('[local.thresholds]\n"polls.p95" = "250 ms"\n', "'polls.p95'"),
+        ('[local.thresholds]\n"polls.p97" = "< 250 ms"\n', "unknown metric 'p97'"),
+        ('[local.thresholds]\n"pols.p95" = "< 250 ms"\n', "unknown group 'pols'"),
+        ('[local.thresholds]\n"polls.p95" = "< 250"\n', "needs a unit"),
+        ('[local.thresholds]\n"all.error_rate" = "< 150 %"\n', "between 0 and 100"),
+        ('[local.thresholds]\n"all.throughput" = "> 5 ms"\n', "unit /s"),
+        ('[local.thresholds]\n"polls.p95" = 250\n', "must be a string"),
+        ("[locl.thresholds]\n", "unknown table [locl]"),
+        ("[local]\nthreshold = 1\n", "unknown key 'threshold'"),
+        ("[local.thresholds\n", "not valid TOML"),
+    ],
+)
+def test_parse_errors_name_the_file_and_key(tmp_path, text, needle):
+    path = write(tmp_path, text)
+    with pytest.raises(ScaleperfError) as err:
+        slo.load_slos(path, "local")
+    assert str(path) in str(err.value)
+    assert needle in str(err.value)
+
+
+def test_missing_provider_table_and_bad_minimum_are_reported(tmp_path):
+    path = write(tmp_path, '[local.thresholds]\n"polls.p95" = "< 250 ms"\n[local.saturation_min_users]\nsingle = "lots"\n')
+    with pytest.raises(ScaleperfError, match=r"no \[aws\] table"):
+        slo.load_slos(path, "aws")
+    with pytest.raises(ScaleperfError, match="'single' must be a whole number"):
+        slo.saturation_minimum(path, "local", "single")
+
+
+def test_committed_slo_file_loads_for_every_provider():
+    for provider in slo.PROVIDERS:
+        assert slo.load_slos(None, provider), provider
+
+
+# -------------------------------------------------------------------------------------- evaluating
+def test_p95_is_judged_on_the_plateau_after_warm_up():
+    run = plateau_run(uniform(0, 200))  # p95 of U(0, 200) = 190 ms; ramp and warm-up are 1-2 s
+    [v] = slo.evaluate(run, [slo.parse_threshold("f", "local", "all.p95", "< 195 ms")])
+    assert v.outcome == "pass", v.reason
+    assert v.window == (50, 150)
+    assert v.measured == pytest.approx(190, abs=4)
+    assert v.n_samples == 2000
+    [v] = slo.evaluate(run, [slo.parse_threshold("f", "local", "all.p95", "< 185 ms")])
+    assert v.outcome == "fail"
+    assert f"measured {v.measured:.1f} ms" in v.reason and "< 185.0 ms" in v.reason and "50-150 s" in v.reason
+    assert v.figures["measured"] == v.measured and v.figures["threshold"] == 185
+    assert json.loads(json.dumps(v.figures, allow_nan=False))["window"] == [50, 150]
+
+
+def test_group_slo_sees_only_its_group():
+    # polls are fast, everything else slow: the group SLO passes while the all-requests one fails.
+    def latency(rng, n):
+        return np.full(n, 10.0)
+
+    run = plateau_run(latency)
+    lat = run.samples.latency_ms.copy()
+    lat[(run.samples.group != 0) & (run.samples.t >= 50)] = 900
+    run = RunResult(
+        meta=run.meta, phases=run.phases, samples=Samples(**{**run.samples.columns(), "latency_ms": lat},
+        names=run.samples.names, groups=run.samples.groups, error_kinds=run.samples.error_kinds),
+        series=run.series, checks=run.checks,
+    )  # fmt: skip
+    polls, every = slo.evaluate(run, [slo.parse_threshold("f", "local", k, "< 100 ms") for k in ("polls.p95", "all.p95")])
+    assert polls.outcome == "pass" and polls.measured == pytest.approx(10)
+    assert every.outcome == "fail" and every.measured == pytest.approx(900)
+
+
+def test_error_rate_mean_and_throughput():
+    run = plateau_run(uniform(0, 100), error_p=0.05, seed=3)
+    checks = [
+        slo.parse_threshold("f", "local", "all.error_rate", "< 1 %"),
+        slo.parse_threshold("f", "local", "all.mean", "< 60 ms"),
+        slo.parse_threshold("f", "local", "all.throughput", ">= 19 /s"),
+    ]
+    err, mean, thr = slo.evaluate(run, checks)
+    assert err.outcome == "fail" and err.measured == pytest.approx(0.05, abs=0.015)
+    assert mean.outcome == "pass" and mean.measured == pytest.approx(50, abs=3)
+    assert thr.outcome == "pass" and thr.measured == pytest.approx(20.0)
+
+
+@pytest.mark.parametrize(
+    ("kw", "why"),
+    [({"complete": False}, "did not complete"), ({"saturated": True}, "load generator saturated")],
+)
+def test_untrustworthy_runs_are_inconclusive(kw, why):
+    [v] = slo.evaluate(plateau_run(constant(10), **kw), [slo.parse_threshold("f", "local", "all.p95", "< 100 ms")])
+    assert v.outcome == "inconclusive"
+    assert why in v.reason
+
+
+def test_too_few_samples_or_no_plateau_is_inconclusive():
+    run = plateau_run(constant(10))
+    [v] = slo.evaluate(run, [slo.parse_threshold("f", "local", "all.p99", "< 100 ms")])  # 2000 requests: enough
+    assert v.outcome == "pass"
+    thin = RunResult(meta=run.meta, phases=run.phases, samples=run.samples.select(run.samples.t < 60), series=run.series,
+                     checks=run.checks)  # fmt: skip
+    [v] = slo.evaluate(thin, [slo.parse_threshold("f", "local", "all.p99", "< 100 ms")])
+    assert v.outcome == "inconclusive" and "need at least 500" in v.reason
+    ramp_only = RunResult(meta=run.meta, phases=run.phases[:1], samples=run.samples, series=run.series, checks=run.checks)
+    [v] = slo.evaluate(ramp_only, [slo.parse_threshold("f", "local", "all.p95", "< 100 ms")])
+    assert v.outcome == "inconclusive" and "no plateau" in v.reason
