@@ -1,0 +1,550 @@
+"""The local provider: a proportional miniature of a scaling configuration on this machine.
+
+Every tier gets the same fraction of its AWS CPU: ``scale`` cores per emulated vCPU, derived from the
+largest configuration in ``configs.toml`` and this machine's cores (so it is the same whichever
+configurations a run selects).  Each app instance is its own server process (the reference backend
+in its ``rails`` cost model, or any command template) limited to ``vCPUs x scale`` cores and the
+instance type's memory; the database is its own PostgreSQL server, copied from the golden data
+directory, limited to its class's ``vCPUs x scale`` cores and memory, with settings derived from that
+memory as RDS derives them.  Horizontal configurations sit behind one endpoint (HAProxy round robin
+per request, or SO_REUSEPORT).  The load is shrunk by the same factor (:meth:`LocalProvider.load_scale`).
+
+Teardown (processes, cgroups, ports, temporary folders) runs on success, failure, Ctrl-C and SIGTERM.
+See docs/local-miniature.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from scaleperf import paths
+from scaleperf.configs import ScalingConfig, load_configs
+from scaleperf.errors import ScaleperfError
+from scaleperf.pg import EmbeddedPostgres, free_port
+from scaleperf.pg import reap_orphans as reap_pg_orphans
+from scaleperf.providers import golden
+from scaleperf.providers.balancer import Backend, Balancer, choose
+from scaleperf.providers.base import LoadScale
+from scaleperf.providers.limits import (
+    DEFAULT_CFS_PERIOD_US,
+    LimitGroup,
+    Limits,
+    Mechanism,
+    detect,
+    reap_orphan_groups,
+)
+from scaleperf.providers.telemetry import Component, Sampler
+from scaleperf.results import Telemetry
+
+log = logging.getLogger(__name__)
+
+GENERATOR_RESERVE_CORES = 0.6  # cores left to the load generator, HAProxy and this process (generator stays < 70 %)
+SCALE_DIGITS = 4  # the scale is rounded so that it prints and compares the same on every run
+APP_WORKERS_PER_VCPU = 1  # server processes per vCPU, as Puma's WEB_CONCURRENCY = vCPUs in Rails deployments
+APP_POOL_PER_WORKER = 5  # connections per worker: Rails' database.yml default pool (RAILS_MAX_THREADS = 5)
+SHARED_BUFFERS_FRACTION = 0.25  # RDS's default shared_buffers: about 25 % of the instance's memory
+EFFECTIVE_CACHE_FRACTION = 0.75  # RDS's default effective_cache_size: about 75 % of memory
+RDS_BYTES_PER_CONNECTION = 9_531_392  # RDS PostgreSQL: max_connections = LEAST(DBInstanceClassMemory/9531392, 5000)
+RDS_MAX_CONNECTIONS = 5000  # the upper bound of RDS's formula
+LOCAL_MAX_CONNECTIONS = 500  # cap for the miniature: app pools need far fewer, and each slot costs shared memory
+APP_START_TIMEOUT_S = 60.0  # how long an app instance may take to answer /health (a loaded CI box is slow)
+APP_STOP_TIMEOUT_S = 10.0  # SIGTERM, then SIGKILL
+HEALTH_POLL_S = 0.1  # how often start-up polls /health
+HTTP_TIMEOUT_S = 2.0  # one health request
+LB_ALLOTTED_CPUS = 1.0  # the balancer is unlimited; its cpu_pct is percent of one core
+DEFAULT_COMMAND = (
+    "{python} -m helpdesk serve --database-url {database_url} --cost-model rails --port {port}"
+    " --pool-size {pool_size} --workers {workers}"
+)  # the reference backend; any command with these placeholders can replace it (e.g. a Rails server)
+
+
+# -- sizing --------------------------------------------------------------------------------------
+def machine_cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def derive_scale(configs: dict[str, ScalingConfig], cores: float, reserve: float = GENERATOR_RESERVE_CORES) -> float:
+    """Cores per emulated vCPU: the largest configuration (all tiers) must fit in ``cores - reserve``."""
+    if not configs:
+        raise ScaleperfError("no scaling configurations to size the miniature from; check fixtures/configs.toml")
+    largest = max(c.total_vcpus for c in configs.values())
+    budget = cores - reserve
+    if budget <= 0:
+        raise ScaleperfError(
+            f"this machine has {cores} cores, not more than the {reserve} reserved for the load generator; "
+            "run on a bigger machine or pass an explicit scale"
+        )
+    return round(budget / largest, SCALE_DIGITS)
+
+
+def db_settings(memory_bytes: int) -> dict[str, str]:
+    """PostgreSQL settings derived from the instance class's memory, as RDS's parameter group does."""
+    shared_mb = int(memory_bytes * SHARED_BUFFERS_FRACTION) // 2**20
+    cache_mb = int(memory_bytes * EFFECTIVE_CACHE_FRACTION) // 2**20
+    rds = min(memory_bytes // RDS_BYTES_PER_CONNECTION, RDS_MAX_CONNECTIONS)
+    return {
+        "shared_buffers": f"{shared_mb}MB",
+        "effective_cache_size": f"{cache_mb}MB",
+        "max_connections": str(max(20, min(rds, LOCAL_MAX_CONNECTIONS))),
+    }
+
+
+@dataclass(frozen=True)
+class InstancePlan:
+    """One app instance's share of the miniature."""
+
+    name: str  # "app-1"
+    cpus: float
+    memory_bytes: int
+    workers: int
+    pool_size: int
+
+
+def plan_instances(config: ScalingConfig, scale: float) -> list[InstancePlan]:
+    workers = max(1, config.app_type.vcpus * APP_WORKERS_PER_VCPU)
+    return [
+        InstancePlan(
+            name=f"app-{i + 1}",
+            cpus=config.app_type.vcpus * scale,
+            memory_bytes=config.app_type.memory_mib * 2**20,
+            workers=workers,
+            pool_size=APP_POOL_PER_WORKER,
+        )
+        for i in range(config.app_instances)
+    ]
+
+
+def render_command(template: str, **values: object) -> list[str]:
+    """``template`` split like a shell command, each word formatted with ``values`` ({port}, {database_url}, ...)."""
+    values = {"python": sys.executable, **values}
+    try:
+        return [word.format(**values) for word in shlex.split(template)]
+    except (KeyError, IndexError, ValueError) as exc:
+        raise ScaleperfError(
+            f"app command template {template!r} is not valid ({exc}); placeholders: {', '.join(sorted(values))}"
+        ) from exc
+
+
+# -- signals -------------------------------------------------------------------------------------
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that every ``finally`` (and so the teardown) runs."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise Terminated(f"signal {signum}")
+
+
+@contextlib.contextmanager
+def sigterm_raises() -> Iterator[None]:
+    """Within the block, SIGTERM raises :class:`Terminated` (main thread only; elsewhere nothing changes)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread of the main interpreter
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Within the block (the teardown), SIGINT and SIGTERM are ignored so a second Ctrl-C cannot cut it short."""
+    saved = {}
+    try:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            saved[sig] = signal.signal(sig, signal.SIG_IGN)
+    except ValueError:
+        pass
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+
+
+# -- the deployment ------------------------------------------------------------------------------
+class LocalDeployment:
+    """A running miniature: app instances, the database, the balancer, and their telemetry sampler."""
+
+    def __init__(self, provider: LocalProvider, config: ScalingConfig) -> None:
+        self.provider = provider
+        self.config = config
+        self.scale = provider.scale
+        self.mechanism: Mechanism = provider.mechanism()
+        self.base_url = ""
+        self.workdir = paths.subdir("local") / f"{config.name}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
+        self.plans = plan_instances(config, self.scale)
+        self.db_limits = Limits(cpus=config.db_class.vcpus * self.scale, memory_bytes=config.db_class.memory_mib * 2**20)
+        self.db_settings = db_settings(self.db_limits.memory_bytes or 0)
+        self.balancer_kind = choose(provider.balancer, config.app_instances)
+        self.groups: list[LimitGroup] = []
+        self.db_group: LimitGroup | None = None
+        self.app_groups: list[LimitGroup] = []
+        self.lb_group: LimitGroup | None = None
+        self.db: EmbeddedPostgres | None = None
+        self.apps: list[tuple[InstancePlan, subprocess.Popen, int]] = []
+        self.balancer: Balancer | None = None
+        self.sampler: Sampler | None = None
+        self.started_at = 0.0
+        self.provision_s = 0.0
+
+    # -- start ----------------------------------------------------------------------------------
+    def start(self) -> LocalDeployment:
+        t_start = time.monotonic()
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        template = golden.golden_data(self.provider.users)
+        self._start_db(template)
+        self._start_apps()
+        self._start_balancer()
+        for group in self.app_groups:
+            group.enforce()  # start-up ran unthrottled; from here on each instance has its share
+        self.sampler = Sampler(self._components(), requests=self.balancer.request_counts if self.balancer else None)
+        self.started_at = time.time()
+        self.provision_s = time.monotonic() - t_start
+        log.info(
+            "local %s ready at %s in %.1fs (scale %.4f, limits %s, balancer %s)",
+            self.config.name,
+            self.base_url,
+            self.provision_s,
+            self.scale,
+            self.mechanism.name,
+            self.balancer_kind,
+        )
+        return self
+
+    def _group(self, component: str, limits: Limits, *, unlimited_at_first: bool) -> LimitGroup:
+        group = LimitGroup(self.mechanism, f"{self.config.name}-{component}", limits, self.provider.cfs_period_us)
+        self.groups.append(group)  # registered before creation: teardown removes whatever got made
+        group.create(cpu_unlimited_at_first=unlimited_at_first)
+        return group
+
+    def _start_db(self, template: Path) -> None:
+        self.db_group = self._group("db", self.db_limits, unlimited_at_first=False)
+        self.db = EmbeddedPostgres(name=f"local-{self.config.name}", settings=self.db_settings, template=template)
+        self.db.start()
+        assert self.db.pid is not None
+        self.db_group.add(self.db.pid)
+
+    def _start_apps(self) -> None:
+        assert self.db is not None
+        shared_port = free_port() if self.balancer_kind == "reuseport" else 0
+        for plan in self.plans:
+            port = shared_port or free_port()
+            group = self._group(plan.name, Limits(cpus=plan.cpus, memory_bytes=plan.memory_bytes), unlimited_at_first=True)
+            self.app_groups.append(group)
+            cmd = render_command(
+                self.provider.command,
+                port=port,
+                database_url=self.db.url,
+                pool_size=plan.pool_size,
+                workers=plan.workers,
+            )
+            if self.balancer_kind == "reuseport":
+                cmd.append("--reuse-port")
+            cmd += self.provider.extra_args
+            log_path = self.workdir / f"{plan.name}.log"
+            with open(log_path, "ab") as log_file:
+                proc = subprocess.Popen(
+                    group.wrap(cmd),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    env=golden.python_env(),
+                    start_new_session=True,  # stopped by the teardown, not by a terminal's Ctrl-C halfway through
+                )
+            group.track(proc.pid)
+            self.apps.append((plan, proc, port))
+        for plan, proc, port in self.apps:
+            self._wait_healthy(plan, proc, port)
+
+    def _wait_healthy(self, plan: InstancePlan, proc: subprocess.Popen, port: int) -> None:
+        url = f"http://127.0.0.1:{port}/health"
+        deadline = time.monotonic() + APP_START_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise ScaleperfError(
+                    f"app instance {plan.name} exited at start with code {proc.returncode}: "
+                    f"{_tail(self.workdir / f'{plan.name}.log')} (command: {self.provider.command})"
+                )
+            # Instances sharing a port (SO_REUSEPORT) answer for each other: each must also be listening itself.
+            shared = self.balancer_kind == "reuseport"
+            if _http_ok(url) and (not shared or _listening(proc.pid, port)):
+                return
+            time.sleep(HEALTH_POLL_S)
+        raise ScaleperfError(f"app instance {plan.name} did not answer {url} within {APP_START_TIMEOUT_S:.0f}s")
+
+    def _start_balancer(self) -> None:
+        port = self.apps[0][2] if self.balancer_kind in ("direct", "reuseport") else free_port()
+        backends = [Backend(plan.name, p) for plan, _proc, p in self.apps]
+        self.balancer = Balancer(self.balancer_kind, port, backends, self.workdir)
+        if self.balancer_kind == "haproxy":
+            # No limit (an ALB is not part of the CPU budget); the group accounts its CPU and reaps it if we die.
+            self.lb_group = self._group("lb", Limits(cpus=None), unlimited_at_first=False)
+            self.balancer.start(wrap=self.lb_group.wrap)
+            if self.balancer.pid is not None:
+                self.lb_group.track(self.balancer.pid)
+        else:
+            self.balancer.start()
+        self.base_url = f"http://127.0.0.1:{port}"
+        if not _http_ok(self.base_url + "/health"):
+            raise ScaleperfError(f"the endpoint {self.base_url}/health does not answer after start")
+
+    def _components(self) -> list[Component]:
+        comps = [
+            Component(group.component.removeprefix(f"{self.config.name}-"), "app", group.usage, plan.cpus)
+            for group, plan in zip(self.app_groups, self.plans, strict=True)
+        ]
+        if self.db_group is not None:
+            comps.append(Component("db", "db", self.db_group.usage, self.db_limits.cpus or 1.0))
+        if self.lb_group is not None:
+            comps.append(Component("lb", "lb", self.lb_group.usage, LB_ALLOTTED_CPUS, throttling_known=False))
+        known = self.mechanism.limits
+        return [Component(c.name, c.tier, c.usage, c.allotted_cpus, c.throttling_known and known) for c in comps]
+
+    # -- the Deployment protocol ------------------------------------------------------------------
+    def describe(self) -> dict:
+        shares = self.balancer.shares() if self.balancer else None
+        balancer = self.balancer.describe() if self.balancer else {"kind": self.balancer_kind}
+        return {
+            "provider": "local",
+            "base_url": self.base_url,
+            "config": self.config.describe(),
+            "scale": self.scale,
+            "scale_reason": self.provider.scale_reason,
+            "limits": {"mechanism": self.mechanism.name, "detail": self.mechanism.detail, "warning": self.mechanism.warning},
+            "cfs_period_us": self.provider.cfs_period_us,
+            "balancer": {**balancer, "request_share": shares},
+            "instances": [
+                {
+                    "name": plan.name,
+                    "port": port,
+                    "pid": proc.pid,
+                    "workers": plan.workers,
+                    "pool_size": plan.pool_size,
+                    "cpus": plan.cpus,
+                    "memory_bytes": plan.memory_bytes,
+                    "command": self.provider.command,
+                }
+                for plan, proc, port in self.apps
+            ],
+            "db": {
+                "instance_class": self.config.db_class.name,
+                "cpus": self.db_limits.cpus,
+                "memory_bytes": self.db_limits.memory_bytes,
+                "settings": self.db_settings,
+                "port": self.db.port if self.db else None,
+            },
+            "provision_s": round(self.provision_s, 2),
+        }
+
+    def reset_data(self) -> None:
+        """Empty every table and reseed the user pool (connections of the app pools stay valid)."""
+        if self.db is None:
+            raise ScaleperfError("the deployment is not running; provision it first")
+        golden.seed(self.db.url, Path(self.provider.users or golden.DEFAULT_USERS), wipe=True)
+
+    def start_telemetry(self) -> None:
+        if self.sampler is not None:
+            self.sampler.start()
+
+    def telemetry(self, t0: float, t1: float) -> tuple[Telemetry, ...]:
+        if self.sampler is None:
+            return ()
+        return self.sampler.telemetry(t0, t1)
+
+    # -- teardown -------------------------------------------------------------------------------
+    def stop(self) -> None:
+        """Stop everything this deployment started; every step runs even when an earlier one fails."""
+        steps = [("telemetry", self._stop_sampler), ("balancer", self._stop_balancer), ("apps", self._stop_apps)]
+        steps += [("database", self._stop_db), ("cgroups", self._remove_groups), ("files", self._remove_files)]
+        with signals_deferred():
+            for what, step in steps:
+                try:
+                    step()
+                except Exception:
+                    log.exception("teardown of %s failed; continuing", what)
+
+    def _stop_sampler(self) -> None:
+        if self.sampler is not None:
+            self.sampler.stop()
+
+    def _stop_balancer(self) -> None:
+        if self.balancer is not None:
+            self.balancer.stop()
+
+    def _stop_apps(self) -> None:
+        for _plan, proc, _port in self.apps:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.terminate()
+        deadline = time.monotonic() + APP_STOP_TIMEOUT_S
+        for _plan, proc, _port in self.apps:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def _stop_db(self) -> None:
+        if self.db is not None:
+            self.db.stop()
+
+    def _remove_groups(self) -> None:
+        for group in self.groups:
+            group.remove()  # kills anything still inside (server workers, postgres backends)
+
+    def _remove_files(self) -> None:
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as resp:
+            return resp.status == 200
+    except (urllib.error.URLError, OSError, ValueError):
+        return False
+
+
+def _listening(pid: int, port: int) -> bool:
+    """Whether a process of ``pid``'s tree listens on ``port``."""
+    try:
+        root = psutil.Process(pid)
+        tree = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return False
+    for p in tree:
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            if any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in p.net_connections("tcp")):
+                return True
+    return False
+
+
+def _tail(path: Path) -> str:
+    try:
+        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
+    except OSError:
+        return "(no log)"
+    return lines[-1] if lines else "(empty log)"
+
+
+# -- the provider --------------------------------------------------------------------------------
+class LocalProvider:
+    """Provisions miniatures of scaling configurations on this machine (see the module docstring).
+
+    ``scale``: cores per emulated vCPU (default: derived from ``configs_path``'s largest configuration
+    and this machine's cores).  ``users``: the digest file the golden database is seeded from (tests pass
+    a tiny one).  ``command``: the app server command template.  ``balancer``: auto, haproxy or reuseport.
+    ``mechanisms``: which limit mechanisms may be used, in order of preference.
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        *,
+        keep: bool = False,
+        scale: float | None = None,
+        configs_path: Path | None = None,
+        users: Path | None = None,
+        command: str = DEFAULT_COMMAND,
+        extra_args: tuple[str, ...] = (),
+        balancer: str = "auto",
+        mechanisms: tuple[str, ...] = ("cgroup2", "cgroup1", "systemd-run"),
+        cfs_period_us: int = DEFAULT_CFS_PERIOD_US,
+        reserve_cores: float = GENERATOR_RESERVE_CORES,
+    ) -> None:
+        self.keep = keep
+        self.users = users
+        self.command = command
+        self.extra_args = list(extra_args)
+        self.balancer = balancer
+        self.mechanisms = mechanisms
+        self.cfs_period_us = cfs_period_us
+        self._mechanism: Mechanism | None = None
+        cores = machine_cores()
+        if scale is not None:
+            if scale <= 0:
+                raise ScaleperfError(f"scale must be positive, got {scale}")
+            self.scale = scale
+            self.scale_reason = f"given: {scale} core per vCPU"
+        else:
+            configs = load_configs(configs_path)
+            largest = max(configs.values(), key=lambda c: c.total_vcpus)
+            self.scale = derive_scale(configs, cores, reserve_cores)
+            self.scale_reason = (
+                f"{cores} cores minus {reserve_cores} reserved for the load generator, over the largest "
+                f"configuration {largest.name} ({largest.total_vcpus} vCPUs): {self.scale} core per vCPU"
+            )
+
+    def mechanism(self) -> Mechanism:
+        if self._mechanism is None:
+            self._mechanism = detect(self.mechanisms)  # logs NO_LIMITS_WARNING loudly when nothing works
+        return self._mechanism
+
+    def load_scale(self, config: ScalingConfig) -> LoadScale:
+        return LoadScale(factor=self.scale, reason=f"local miniature: {self.scale_reason}")
+
+    @contextlib.contextmanager
+    def provision(self, config: ScalingConfig) -> Iterator[LocalDeployment]:
+        reap_orphans()
+        deployment = LocalDeployment(self, config)
+        torn_down = False
+        with sigterm_raises():
+            try:
+                deployment.start()
+                yield deployment
+            except BaseException:
+                torn_down = True
+                deployment.stop()
+                raise
+            finally:
+                if not torn_down:
+                    if self.keep:
+                        log.warning("keeping the %s deployment at %s (--keep-deployment)", config.name, deployment.base_url)
+                        _log_kept(deployment)
+                    else:
+                        deployment.stop()
+
+
+def reap_orphans() -> None:
+    """Clean up after scaleperf processes that were killed outright (SIGKILL, power loss): their cgroups
+    (killing the servers inside), PostgreSQL servers and work folders."""
+    reap_orphan_groups()
+    reap_pg_orphans()
+    for folder in paths.subdir("local").iterdir():
+        try:
+            owner = int(folder.name.rsplit("-", 2)[1])
+        except (IndexError, ValueError):
+            continue
+        if not psutil.pid_exists(owner):
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _log_kept(deployment: LocalDeployment) -> None:
+    log.warning("kept deployment: %s", json.dumps(deployment.describe()))
