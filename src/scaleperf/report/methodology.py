@@ -1,0 +1,283 @@
+"""The methodology section, taken from the locustfile and the load profile themselves, never typed twice.
+
+The locustfile is imported in a child Python process (Locust patches the standard library with gevent on
+import; the report process must stay unpatched), which prints what Locust itself sees: each user class
+with its docstring, weight, wait time, tasks and task weights, and any frozen-dataclass settings the
+class carries (the help desk's ``persona``: think times and action mix), with the docstrings of the
+actions it names.  When Locust cannot be imported, the file is read with :mod:`ast`: docstrings and
+literal weights only.
+
+How load grows comes from the profile's phases (deployment-scale users), the SLOs from the SLO file,
+and the statistical method from the analysis modules' own constants.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import logging
+import os
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from scaleperf.errors import ScaleperfError
+from scaleperf.report.redact import scrub, scrub_text
+
+log = logging.getLogger(__name__)
+
+REPO = Path(__file__).resolve().parents[3]  # the repository root (locustfiles/, fixtures/)
+DEFAULT_LOCUSTFILE = REPO / "locustfiles" / "helpdesk.py"  # the suite's locustfile
+PROFILES_PATH = REPO / "fixtures" / "profiles.toml"  # the committed load profiles
+IMPORT_TIMEOUT_S = 60.0  # importing Locust and the locustfile in the child process
+LOCUST_MODULES = ("locust", "locust.user.users")  # where User base classes live (they are not personas)
+
+# Runs in the child process: import the locustfile, print its user classes as JSON on the last line.
+_INTROSPECT = r"""
+import dataclasses, importlib.util, inspect, json, sys
+path = sys.argv[1]
+spec = importlib.util.spec_from_file_location("scaleperf_locustfile", path)
+mod = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = mod
+spec.loader.exec_module(mod)
+from locust import User
+
+def plain(v):
+    if dataclasses.is_dataclass(v) and not isinstance(v, type):
+        return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [plain(x) for x in v]
+    return v if isinstance(v, (int, float, str, bool, type(None))) else repr(v)
+
+def wait(cls):
+    w = cls.__dict__.get("wait_time") or getattr(cls, "wait_time", None)
+    if w is None:
+        return None
+    cells = dict(zip(getattr(getattr(w, "__code__", None), "co_freevars", ()), [c.cell_contents for c in (w.__closure__ or ())]))
+    if {"min_wait", "max_wait"} <= set(cells):
+        return f"between({cells['min_wait']:g}, {cells['max_wait']:g}) s"
+    if "wait_time" in cells:
+        return f"constant({cells['wait_time']:g}) s"
+    for owner in cls.__mro__:
+        if "wait_time" in owner.__dict__:
+            doc = inspect.getdoc(owner.__dict__["wait_time"]) or ""
+            return f"custom ({owner.__name__}.wait_time){': ' + doc.splitlines()[0] if doc else ''}"
+    return repr(w)
+
+users = []
+for name, cls in vars(mod).items():
+    if not (isinstance(cls, type) and issubclass(cls, User)) or cls.__dict__.get("abstract") or cls.__module__ != spec.name:
+        continue
+    tasks = {}
+    for t in cls.tasks:
+        key = getattr(t, "__name__", repr(t))
+        tasks[key] = tasks.get(key, 0) + 1
+    task_docs = {k: (inspect.getdoc(getattr(cls, k, None)) or "") for k in tasks}
+    settings, action_docs = {}, {}
+    for attr in dir(cls):
+        v = getattr(cls, attr, None)
+        if dataclasses.is_dataclass(v) and not isinstance(v, type):
+            settings[attr] = plain(v)
+            for f in dataclasses.fields(v):
+                inner = getattr(v, f.name)
+                if isinstance(inner, dict):
+                    for k in inner:
+                        if callable(getattr(cls, str(k), None)):
+                            action_docs[str(k)] = inspect.getdoc(getattr(cls, str(k))) or ""
+    users.append(dict(name=name, doc=inspect.getdoc(cls) or "", weight=getattr(cls, "weight", 1),
+                      fixed_count=getattr(cls, "fixed_count", 0), wait=wait(cls), tasks=tasks, task_docs=task_docs,
+                      settings=settings, action_docs=action_docs))
+print(json.dumps({"doc": inspect.getdoc(mod) or "", "users": users}))
+"""
+
+
+@dataclass(frozen=True)
+class Persona:
+    """One Locust user class as Locust sees it."""
+
+    name: str
+    doc: str
+    weight: int
+    wait: str | None
+    tasks: dict[str, int]  # task name -> weight
+    task_docs: dict[str, str] = field(default_factory=dict)
+    settings: dict = field(default_factory=dict)  # frozen-dataclass attributes (e.g. persona), as plain data
+    action_docs: dict[str, str] = field(default_factory=dict)  # docstrings of the actions the settings name
+    fixed_count: int = 0
+
+
+@dataclass(frozen=True)
+class LocustfileFacts:
+    path: Path
+    doc: str
+    personas: tuple[Persona, ...]
+    source: str  # "locust" (imported) or "ast" (read without Locust)
+
+
+def _from_import(path: Path, env: dict[str, str]) -> dict:
+    src = str(REPO / "src")
+    child_env = {**os.environ, **env, "PYTHONPATH": os.pathsep.join(filter(None, [src, os.environ.get("PYTHONPATH", "")]))}
+    proc = subprocess.run(
+        [sys.executable, "-c", _INTROSPECT, str(path)],
+        capture_output=True,
+        text=True,
+        timeout=IMPORT_TIMEOUT_S,
+        cwd=path.parent,
+        env=child_env,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(scrub_text(proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"))
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _from_ast(path: Path) -> dict:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    users = []
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef) or not node.bases:
+            continue
+        attrs = {
+            t.id: stmt.value
+            for stmt in node.body
+            if isinstance(stmt, ast.Assign)
+            for t in stmt.targets
+            if isinstance(t, ast.Name)
+        }
+        if isinstance(attrs.get("abstract"), ast.Constant) and attrs["abstract"].value is True:
+            continue
+        tasks = {}
+        for stmt in node.body:
+            if isinstance(stmt, ast.FunctionDef):
+                for d in stmt.decorator_list:
+                    if isinstance(d, ast.Name) and d.id == "task":
+                        tasks[stmt.name] = 1
+                    elif isinstance(d, ast.Call) and getattr(d.func, "id", "") == "task":
+                        arg = d.args[0] if d.args else None
+                        tasks[stmt.name] = arg.value if isinstance(arg, ast.Constant) else 1
+        weight = attrs.get("weight")
+        wait = attrs.get("wait_time")
+        base_names = {getattr(b, "id", getattr(b, "attr", "")) for b in node.bases}
+        if not tasks and "weight" not in attrs and not any(n.endswith("User") for n in base_names):
+            continue
+        users.append(
+            dict(
+                name=node.name,
+                doc=ast.get_docstring(node) or "",
+                weight=weight.value if isinstance(weight, ast.Constant) else 1,
+                wait=ast.unparse(wait) if wait is not None else None,
+                tasks=tasks,
+            )
+        )
+    return {"doc": ast.get_docstring(tree) or "", "users": users}
+
+
+def read_locustfile(path: Path | str | None = None, env: dict[str, str] | None = None) -> LocustfileFacts:
+    """The personas of the locustfile at ``path`` (default: the suite's), as Locust sees them."""
+    path = Path(path) if path is not None else DEFAULT_LOCUSTFILE
+    if not path.is_file():
+        raise ScaleperfError(f"locustfile {path} not found; pass the locustfile the run used")
+    try:
+        raw, source = _from_import(path, env or {}), "locust"
+    except (RuntimeError, subprocess.TimeoutExpired, json.JSONDecodeError, IndexError) as exc:
+        log.warning("could not import %s with Locust (%s); reading it without Locust", path, exc)
+        raw, source = _from_ast(path), "ast"
+    personas = tuple(
+        Persona(
+            name=u["name"],
+            doc=u.get("doc", ""),
+            weight=int(u.get("weight", 1)),
+            wait=u.get("wait"),
+            tasks={k: int(v) for k, v in u.get("tasks", {}).items()},
+            task_docs=u.get("task_docs", {}),
+            settings=scrub(u.get("settings", {})),  # type: ignore[arg-type]
+            action_docs=u.get("action_docs", {}),
+            fixed_count=int(u.get("fixed_count", 0)),
+        )
+        for u in raw["users"]
+    )
+    return LocustfileFacts(path=path, doc=raw.get("doc", ""), personas=personas, source=source)
+
+
+# ---------------------------------------------------------------------------------------- load growth
+def _plural(n: float, word: str) -> str:
+    return f"{n:g} {word}" + ("" if n == 1 else "s")
+
+
+def _duration(seconds: float) -> str:
+    if seconds >= 60 and seconds % 60 == 0:
+        return _plural(seconds / 60, "minute")
+    return _plural(seconds, "second")
+
+
+def describe_phases(raw_phases: list[dict]) -> list[str]:
+    """One sentence per profile phase (deployment-scale users), e.g. "one new user per second up to 500 users"."""
+    out: list[str] = []
+    users = 0
+    for p in raw_phases:
+        kind = p.get("kind")
+        rate = float(p.get("rate", 1.0))
+        per_second = "one new user per second" if rate == 1 else f"{rate:g} new users per second"
+        if kind == "ramp":
+            users = int(p.get("users", users))
+            out.append(f"ramp: {per_second} up to {users} users")
+        elif kind == "plateau":
+            users = int(p.get("users") or users)
+            warm = float(p.get("warmup_s", 0))
+            text = f"plateau: {users} users held for {_duration(float(p.get('duration_s', 0)))}"
+            out.append(text + (f", the first {_duration(warm)} discarded as warm-up" if warm else ""))
+        elif kind == "steps":
+            start, step, top = int(p.get("start", 0)), int(p.get("step", 0)), int(p.get("max_users", 0))
+            warm = float(p.get("warmup_s", 0))
+            text = (
+                f"steps: from {start} to {top} users in steps of {step}, each held {_duration(float(p.get('step_s', 0)))}"
+                f" ({per_second} between steps"
+            )
+            out.append(text + (f"; the first {_duration(warm)} of each step discarded as warm-up)" if warm else ")"))
+            users = top
+        else:
+            out.append(f"{kind}: {json.dumps(p)}")
+    return out
+
+
+def profile_phases(profile: object) -> tuple[str, str, list[dict]]:
+    """(name, description, raw phases) of the profile a run recorded: a name in fixtures/profiles.toml, or its dict."""
+    if isinstance(profile, dict):
+        return str(profile.get("name", "?")), str(profile.get("description", "")), list(profile.get("phases", []))
+    name = str(profile or "")
+    try:
+        with PROFILES_PATH.open("rb") as f:
+            table = tomllib.load(f).get("profiles", {}).get(name)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        log.warning("profiles unreadable: %s", exc)
+        table = None
+    if table is None:
+        return name or "?", "", []
+    return name, str(table.get("description", "")), list(table.get("phases", []))
+
+
+# -------------------------------------------------------------------------------------- statistics
+def statistical_method() -> list[str]:
+    """How the numbers are computed, from the analysis modules' own settings."""
+    from scaleperf.analysis import compare, stats
+
+    return [
+        f"Percentiles: numpy's `method=\"{stats.PERCENTILE_METHOD}\"` (k6's definition, interpolating at q(n-1)) "
+        "over the exact response time of every request, not Locust's rounded histogram.",
+        "SLOs are judged on the requests started in the plateau, its warm-up excluded.",
+        "Saturation: the load steps, each judged after its warm-up against the SLOs and on whether the achieved "
+        "throughput tracks the offered load; cross-checked with a Universal Scalability Law fit and the knee of "
+        "throughput against users.",
+        f"Comparisons: the unit of analysis is the replicate run; each run's plateau is cut into batches long "
+        f"enough that adjacent batch means correlate at most {stats.MAX_BATCH_CORRELATION:g} (at least {stats.MIN_BATCH_S} s), "
+        "and the run's value is the mean of its batch values.",
+        f"Two-sided Mann-Whitney U on the replicate values (at least {stats.MIN_REPLICATES} per side to reject at 0.05), "
+        f"Holm-adjusted over the declared comparisons (family-wise alpha {compare.DEFAULT_ALPHA:g}); effect size Cliff's "
+        f"delta; {compare.DEFAULT_CONFIDENCE:.0%} bootstrap confidence interval ({stats.BOOTSTRAP_RESAMPLES} resamples) of "
+        f"the ratio of the two means; a significant difference smaller than {compare.DEFAULT_MARGIN:.0%} is not "
+        "meaningful; Kruskal-Wallis across every configuration alongside.",
+    ]
