@@ -1,0 +1,208 @@
+"""Load profiles: named sequences of ramp, plateau and step phases, read from ``fixtures/profiles.toml``.
+
+A profile speaks in deployment-scale users. :meth:`LoadProfile.phases` turns it into the labelled
+:class:`~scaleperf.results.Phase` spans of one run at a given ``scale`` (local users = round(deployment
+users x scale), at least 1), and :meth:`LoadProfile.shape` into the Locust ``LoadTestShape`` that drives it.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from locust import LoadTestShape
+
+from scaleperf.errors import ScaleperfError
+from scaleperf.results import Phase
+
+DEFAULT_PATH = Path(__file__).resolve().parents[3] / "fixtures" / "profiles.toml"  # the repository's profiles
+MIN_SPAWN_RATE = 0.05  # users per second; a heavily scaled-down ramp still moves
+KINDS = ("ramp", "plateau", "steps")
+
+
+@dataclass(frozen=True)
+class PhaseSpec:
+    """One entry of a profile's ``phases`` list, as written (deployment-scale users)."""
+
+    kind: str  # "ramp" | "plateau" | "steps"
+    users: int | None = None  # ramp: target; plateau: held users (default: the users reached before)
+    rate: float = 1.0  # new users per second (ramp, and between steps)
+    duration_s: float = 0.0  # plateau
+    warmup_s: float = 0.0  # plateau and each step: leading seconds analysis discards
+    start: int = 0  # steps: users of the first step
+    step: int = 0  # steps: users added per step
+    max_users: int = 0  # steps: users of the last step
+    step_s: float = 0.0  # steps: seconds per step
+
+
+@dataclass(frozen=True)
+class LoadProfile:
+    name: str
+    phases_spec: tuple[PhaseSpec, ...]
+    description: str = ""
+
+    @property
+    def duration_s(self) -> float:
+        return self.phases(1.0)[-1].end_s
+
+    @property
+    def max_deploy_users(self) -> int:
+        return max(p.deploy_users for p in self.phases(1.0))
+
+    def phases(self, scale: float = 1.0) -> tuple[Phase, ...]:
+        """The labelled spans of a run at ``scale`` (seconds since the run's start)."""
+        return tuple(seg.phase for seg in self._segments(scale))
+
+    def shape(self, scale: float = 1.0) -> ProfileShape:
+        """A Locust shape instance that drives this profile at ``scale``."""
+        return ProfileShape(self._segments(scale))
+
+    def describe(self) -> dict:
+        return {"name": self.name, "description": self.description, "duration_s": self.duration_s, "phases": self.raw()}
+
+    def raw(self) -> list[dict]:
+        return [{k: v for k, v in vars(s).items() if v not in (None, 0, 0.0)} | {"kind": s.kind} for s in self.phases_spec]
+
+    def _segments(self, scale: float) -> list[_Segment]:
+        if scale <= 0:
+            raise ScaleperfError(f"load scale must be above 0, got {scale}")
+        segments: list[_Segment] = []
+        t = 0.0
+        users = 0
+        for spec in self.phases_spec:
+            rate_local = max(spec.rate * scale, MIN_SPAWN_RATE)
+            if spec.kind == "ramp":
+                target = int(spec.users or 0)
+                duration = max(abs(target - users) / spec.rate, 1.0)
+                segments.append(_Segment("ramp", "ramp", t, t + duration, target, local_users(target, scale), rate_local, 0.0))
+                t, users = t + duration, target
+            elif spec.kind == "plateau":
+                held = int(spec.users) if spec.users is not None else users
+                segments.append(
+                    _Segment(
+                        "plateau", "plateau", t, t + spec.duration_s, held, local_users(held, scale), rate_local, spec.warmup_s
+                    )
+                )
+                t, users = t + spec.duration_s, held
+            else:
+                for i, step_users in enumerate(range(spec.start, spec.max_users + 1, spec.step), start=1):
+                    seg = _Segment(
+                        "step",
+                        f"step {i}",
+                        t,
+                        t + spec.step_s,
+                        step_users,
+                        local_users(step_users, scale),
+                        rate_local,
+                        spec.warmup_s,
+                    )
+                    segments.append(seg)
+                    t, users = t + spec.step_s, step_users
+        return segments
+
+
+def local_users(deploy_users: int, scale: float) -> int:
+    """Users the generator runs for ``deploy_users`` deployment-scale users (at least 1)."""
+    return max(1, round(deploy_users * scale)) if deploy_users > 0 else 0
+
+
+@dataclass(frozen=True)
+class _Segment:
+    kind: str
+    label: str
+    start_s: float
+    end_s: float
+    deploy_users: int
+    users: int
+    rate: float
+    warmup_s: float
+
+    @property
+    def phase(self) -> Phase:
+        return Phase(
+            kind=self.kind,
+            label=self.label,
+            start_s=self.start_s,
+            end_s=self.end_s,
+            users=self.users,
+            deploy_users=self.deploy_users,
+            warmup_s=min(self.warmup_s, self.end_s - self.start_s),
+        )
+
+
+class ProfileShape(LoadTestShape):
+    """Holds each segment's users (spawning at its rate) and stops when the last segment ends."""
+
+    def __init__(self, segments: list[_Segment]) -> None:
+        super().__init__()
+        self.segments = segments
+
+    def tick(self) -> tuple[int, float] | None:
+        return self.at(self.get_run_time())
+
+    def at(self, t: float) -> tuple[int, float] | None:
+        for seg in self.segments:
+            if seg.start_s <= t < seg.end_s:
+                return seg.users, seg.rate
+        return None
+
+
+# ------------------------------------------------------------------------------------------- reading
+def _spec(profile: str, index: int, raw: dict, source: Path) -> PhaseSpec:
+    where = f"{source}: profile {profile!r}, phase {index + 1}"
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise ScaleperfError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    unknown = set(raw) - set(PhaseSpec.__dataclass_fields__)
+    if unknown:
+        raise ScaleperfError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(PhaseSpec.__dataclass_fields__)}")
+    try:
+        spec = PhaseSpec(**raw)
+        numbers = [float(v) for k, v in raw.items() if k != "kind" and v is not None]
+    except (TypeError, ValueError) as exc:
+        raise ScaleperfError(f"{where}: {exc}") from None
+    if any(not math.isfinite(v) or v < 0 for v in numbers):
+        raise ScaleperfError(f"{where}: numbers must be finite and not negative")
+    if spec.rate <= 0:
+        raise ScaleperfError(f"{where}: rate must be above 0 users per second")
+    if kind == "ramp" and not spec.users:
+        raise ScaleperfError(f"{where}: a ramp needs users (the users to reach)")
+    if kind == "plateau" and spec.duration_s <= 0:
+        raise ScaleperfError(f"{where}: a plateau needs duration_s above 0")
+    if kind == "steps" and not (spec.step > 0 and spec.step_s > 0 and spec.max_users >= spec.start > 0):
+        raise ScaleperfError(f"{where}: steps need start > 0, step > 0, step_s > 0 and max_users >= start")
+    return spec
+
+
+def profile_from_dict(name: str, raw: dict, source: Path | str = "<profile>") -> LoadProfile:
+    """A profile from its TOML table (``description``, ``phases = [...]``)."""
+    source = Path(source)
+    phases = raw.get("phases")
+    if not isinstance(phases, list) or not phases:
+        raise ScaleperfError(f"{source}: profile {name!r} has no phases; add [[profiles.{name}.phases]] tables")
+    specs = tuple(_spec(name, i, dict(p), source) for i, p in enumerate(phases))
+    return LoadProfile(name=name, phases_spec=specs, description=str(raw.get("description", "")))
+
+
+def load_profiles(path: Path | None = None) -> dict[str, LoadProfile]:
+    source = Path(path) if path is not None else DEFAULT_PATH
+    try:
+        doc = tomllib.loads(source.read_text())
+    except FileNotFoundError:
+        raise ScaleperfError(f"load profiles file {source} not found; pass the path of a profiles.toml") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ScaleperfError(f"{source}: not valid TOML ({exc})") from None
+    tables = doc.get("profiles")
+    if not isinstance(tables, dict) or not tables:
+        raise ScaleperfError(f"{source}: no [profiles.<name>] tables")
+    return {name: profile_from_dict(name, raw, source) for name, raw in tables.items()}
+
+
+def load_profile(name: str, path: Path | None = None) -> LoadProfile:
+    """The profile ``name`` (smoke, standard, full, or one of your own) from ``fixtures/profiles.toml``."""
+    profiles = load_profiles(path)
+    if name not in profiles:
+        raise ScaleperfError(f"no load profile {name!r}; choose one of {', '.join(profiles)} (or add it to the profiles file)")
+    return profiles[name]

@@ -1,0 +1,97 @@
+"""Load profiles: the shipped sizes, phase labels, scaling of users, the shape Locust drives, bad input."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from scaleperf.errors import ScaleperfError
+from scaleperf.load.profiles import load_profile, load_profiles, local_users, profile_from_dict
+
+
+def test_shipped_profiles_have_the_promised_sizes():
+    profiles = load_profiles()
+    assert set(profiles) >= {"smoke", "standard", "full"}
+    assert 45 <= profiles["smoke"].duration_s <= 90  # about a minute per configuration
+    assert 180 <= profiles["standard"].duration_s <= 900  # several minutes
+    full = profiles["full"]
+    ramp = full.phases(1.0)[0]
+    assert (ramp.kind, ramp.deploy_users, ramp.end_s - ramp.start_s) == ("ramp", 500, 500.0)  # one new user per second
+    assert full.max_deploy_users > 500  # steps continue past the assignment's 500 users
+
+
+def test_every_profile_has_a_plateau_and_steps_with_warmups():
+    for profile in load_profiles().values():
+        kinds = [p.kind for p in profile.phases()]
+        assert kinds[0] == "ramp" and "plateau" in kinds and "step" in kinds
+        for phase in profile.phases():
+            if phase.kind != "ramp":
+                assert 0 < phase.warmup_s < phase.end_s - phase.start_s
+
+
+def test_phases_are_contiguous_and_labelled():
+    phases = load_profile("smoke").phases()
+    assert phases[0].start_s == 0
+    for a, b in itertools.pairwise(phases):
+        assert a.end_s == b.start_s
+    assert [p.label for p in phases] == ["ramp", "plateau", "step 1", "step 2"]
+    assert [p.deploy_users for p in phases] == [20, 20, 30, 40]
+
+
+def test_scale_multiplies_users_and_keeps_both_numbers():
+    phases = load_profile("full").phases(0.1)
+    assert [p.deploy_users for p in phases[:3]] == [500, 500, 600]
+    assert [p.users for p in phases[:3]] == [50, 50, 60]
+    assert local_users(3, 0.1) == 1  # at least one user
+    assert local_users(0, 0.1) == 0
+
+
+def test_shape_holds_each_phase_then_stops():
+    profile = profile_from_dict(
+        "t",
+        {
+            "phases": [
+                {"kind": "ramp", "users": 10, "rate": 5},
+                {"kind": "plateau", "duration_s": 4},
+                {"kind": "steps", "start": 20, "step": 10, "max_users": 30, "step_s": 3, "warmup_s": 1, "rate": 10},
+            ]
+        },
+    )
+    shape = profile.shape(0.5)
+    assert shape.at(0.0) == (5, 2.5)  # 10 users at 5/s, scaled by 0.5: 5 users at 2.5/s
+    assert shape.at(3.0)[0] == 5
+    assert shape.at(6.5) == (10, 5.0)
+    assert shape.at(9.5) == (15, 5.0)
+    assert shape.at(12.0) is None
+    assert profile.duration_s == 12.0
+
+
+@pytest.mark.parametrize(
+    ("phase", "complaint"),
+    [
+        ({"kind": "sprint", "users": 5}, "kind 'sprint'"),
+        ({"kind": "ramp"}, "needs users"),
+        ({"kind": "plateau"}, "duration_s"),
+        ({"kind": "steps", "start": 10, "step": 0, "max_users": 20, "step_s": 5}, "steps need"),
+        ({"kind": "ramp", "users": 5, "rate": 0}, "rate"),
+        ({"kind": "ramp", "users": 5, "speed": 3}, "unknown keys"),
+    ],
+)
+def test_bad_phases_are_reported(phase, complaint):
+    with pytest.raises(ScaleperfError, match=complaint):
+        profile_from_dict("bad", {"phases": [phase]})
+
+
+def test_unknown_profile_and_bad_file(tmp_path):
+    with pytest.raises(ScaleperfError, match="no load profile 'huge'; choose one of smoke"):
+        load_profile("huge")
+    bad = tmp_path / "profiles.toml"
+    bad.write_text("[profiles.x\n")
+    with pytest.raises(ScaleperfError, match="not valid TOML"):
+        load_profile("x", bad)
+    bad.write_text("[profiles.x]\ndescription = 'no phases'\n")
+    with pytest.raises(ScaleperfError, match="has no phases"):
+        load_profile("x", bad)
+    with pytest.raises(ScaleperfError, match="not found"):
+        load_profile("x", tmp_path / "missing.toml")
