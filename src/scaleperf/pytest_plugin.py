@@ -161,6 +161,29 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """After a perf session, write the results document of the run (the controller's job under xdist)."""
+    config = session.config
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None or not _perf_selected(config) or hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    run_dir = settings.results_dir / settings.run_id
+    if not any(run_dir.glob("*/r*/meta.json")):
+        return
+    from scaleperf.errors import ScaleperfError
+    from scaleperf.report import document
+
+    say, _ = _say_factory(config)
+    try:
+        md, html = document.build(settings.results_dir, settings.run_id)
+    except ScaleperfError as exc:
+        say(f"results document not written: {exc}")
+        return
+    say(f"results document: {md}")
+    say(f"                  {html}")
+    say(f"rebuild it any time with: scaleperf report {run_dir}")
+
+
 # ------------------------------------------------------------------------------ parametrization
 def _selected_configs(config: pytest.Config):
     from scaleperf.configs import load_configs, select
@@ -307,6 +330,15 @@ class PerfExtras:
         from scaleperf.report import extras as report_extras
 
         self._extras.extend(report_extras.extras_for_run(result, self._slos))
+
+    def verdict(self, verdict) -> None:
+        """A one-line verdict (outcome and reason) in the row."""
+        import html
+
+        from scaleperf.report import extras as report_extras
+
+        line = f"<p><b>{html.escape(verdict.outcome)}</b>: {html.escape(verdict.reason)}</p>"
+        self._extras.append(report_extras.html(line))
 
     def saturation(self, verdict, result) -> None:
         from scaleperf.report import extras as report_extras

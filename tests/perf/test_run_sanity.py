@@ -23,6 +23,7 @@ def test_run_completed_with_requests(run_results, scaling_config, record_propert
         record_property("config", scaling_config.name)
         record_property("requests", n)
         record_property("error_rate", error_rate)
+        record_property("p95_ms", float(np.percentile(result.samples.latency_ms, 95)) if n else None)
         assert result.complete, f"{scaling_config.name}: the run did not finish (results kept, marked incomplete)"
         assert n >= MIN_REQUESTS, f"{scaling_config.name}: only {n} requests were made"
         assert error_rate <= MAX_ERROR_RATE, (

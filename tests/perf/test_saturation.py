@@ -1,0 +1,28 @@
+"""Where each configuration saturates: the highest load step at which the SLOs hold and throughput
+still tracks the load, in deployment-scale users and requests/s (fixtures/slos.toml declares the
+minimum each configuration must reach)."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.perf
+
+
+def test_saturation_point_meets_declared_minimum(run_results, scaling_config, perf_settings, record_property, perf_extras):
+    from scaleperf.analysis import saturation, slo
+
+    slos = slo.load_slos(None, perf_settings.provider)
+    minimum = slo.saturation_minimum(None, perf_settings.provider, scaling_config.name)
+    inconclusive = []
+    for result in run_results:
+        verdict = saturation.find(result, slos, minimum_users=minimum)
+        record_property("config", scaling_config.name)
+        record_property("verdict", verdict.outcome)
+        perf_extras.saturation(verdict, result)
+        if verdict.outcome == "inconclusive":
+            inconclusive.append(verdict.reason)
+            continue
+        assert verdict.outcome == "pass", f"{scaling_config.name}: {verdict.reason}"
+    if inconclusive:
+        pytest.skip(f"inconclusive: {'; '.join(inconclusive)}")
