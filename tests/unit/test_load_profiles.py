@@ -36,7 +36,7 @@ def test_phases_are_contiguous_and_labelled():
     for a, b in itertools.pairwise(phases):
         assert a.end_s == b.start_s
     assert [p.label for p in phases] == ["ramp", "plateau", "step 1", "step 2"]
-    assert [p.deploy_users for p in phases] == [60, 60, 90, 120]
+    assert [p.deploy_users for p in phases] == [60, 60, 80, 100]
 
 
 def test_scale_multiplies_users_and_keeps_both_numbers():
