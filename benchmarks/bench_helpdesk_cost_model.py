@@ -14,8 +14,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import psutil
 import requests
+from _helpdesk_bench import server_cpu_s
 
 from helpdesk import db, tokens
 from helpdesk.launch import free_port, running
@@ -28,18 +28,6 @@ SERVER_CPU = "0"  # the core the server is pinned to
 WARMUP = 20  # requests before measuring (prepared statements, caches)
 # Rails figures, ms of CPU per request (helpdesk-api.md §9).
 TARGETS_MS = {"poll, empty": 4.0, "poll, 3 conversations": 7.0, "post message": 7.0, "login (bcrypt 12)": 306.0}
-
-
-def server_cpu_s(pid: int) -> float:
-    proc = psutil.Process(pid)
-    total = 0.0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            continue
-    return total
 
 
 def cpu_per_request_ms(pid: int, send: Callable[[int], requests.Response], count: int) -> float:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import psutil
+from _helpdesk_bench import server_cpu_s
 
 from helpdesk import db, sample, tokens
 from helpdesk.launch import child_env, free_port, running
@@ -103,18 +103,6 @@ class Figures:
     per_cpu_s: float
     gen_cpu_pct: float
     logins: int = 0
-
-
-def server_cpu_s(pid: int) -> float:
-    proc = psutil.Process(pid)
-    total = 0.0
-    for p in [proc, *proc.children(recursive=True)]:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.NoSuchProcess:
-            continue
-    return total
 
 
 def write_accounts(url: str, folder: Path, prefix: str = "sample_") -> Path:

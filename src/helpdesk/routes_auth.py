@@ -23,16 +23,23 @@ NO_SESSION = "No session found"
 BAD_LOGIN = "Invalid username or password"
 
 USER_BY_ID = f"SELECT {queries.USER_JSON}::text FROM users u WHERE u.id = %s"
+TOUCH_USER = f"UPDATE users u SET last_active_at = now() WHERE u.id = %s RETURNING {queries.USER_JSON}::text"
 SESSION_USER = (
     "SELECT user_id FROM sessions WHERE session_id = %s AND user_id IS NOT NULL "
     f"AND updated_at > now() - interval '{SESSION_LIFETIME_S} seconds'"
 )
 
 
-def _credentials(data: dict) -> tuple[str | None, str | None, list[str]]:
+def _unwrap_user(data: dict) -> dict:
+    """The sign-in fields: some clients send them nested, as ``{"user": {...}}``."""
     nested = data.get("user")
-    if isinstance(nested, dict) and "username" not in data:  # some clients send {"user": {...}}
-        data = nested
+    if isinstance(nested, dict) and "username" not in data:
+        return nested
+    return data
+
+
+def _credentials(data: dict) -> tuple[str | None, str | None, list[str]]:
+    data = _unwrap_user(data)
     errors: list[str] = []
     username = text_field(data, "username", "Username", errors, min_len=USERNAME_MIN, max_len=USERNAME_MAX)
     password = text_field(data, "password", "Password", errors, min_len=PASSWORD_MIN, max_len=PASSWORD_MAX)
@@ -57,8 +64,10 @@ async def _start_session(conn: psycopg.AsyncConnection, user_id: int) -> str:
     return session_id
 
 
-def _user_and_token(user_json: str, token: str) -> str:
-    return f'{{"user":{user_json},"token":{json.dumps(token)}}}'
+def _user_and_token(request: Request, status: int, user_id: int, user_json: str) -> Response:
+    """The answer to a signed-in user: ``{"user": ..., "token": ...}`` with a fresh token for ``user_id``."""
+    token = tokens.issue(user_id, runtime(request).settings.secret_key, now(request))
+    return respond_raw(status, f'{{"user":{user_json},"token":{json.dumps(token)}}}')
 
 
 async def register(request: Request) -> Response:
@@ -87,16 +96,12 @@ async def register(request: Request) -> Response:
         cur = await conn.execute(USER_BY_ID, (user_id,))
         user_json = (await cur.fetchone())[0]
     rt.cost.charge("register")
-    token = tokens.issue(user_id, rt.settings.secret_key, now(request))
-    return _session_cookie(respond_raw(201, _user_and_token(user_json, token)), session_id)
+    return _session_cookie(_user_and_token(request, 201, user_id, user_json), session_id)
 
 
 async def login(request: Request) -> Response:
     rt = runtime(request)
-    data = await read_payload(request)
-    nested = data.get("user")
-    if isinstance(nested, dict) and "username" not in data:
-        data = nested
+    data = _unwrap_user(await read_payload(request))
     username, password = data.get("username"), data.get("password")
     if not isinstance(username, str) or not isinstance(password, str) or not storable(username) or not storable(password):
         raise ApiError(401, BAD_LOGIN)
@@ -114,8 +119,7 @@ async def login(request: Request) -> Response:
         cur = await conn.execute(USER_BY_ID, (user_id,))
         user_json = (await cur.fetchone())[0]
     rt.cost.charge("login")
-    token = tokens.issue(user_id, rt.settings.secret_key, now(request))
-    return _session_cookie(respond_raw(200, _user_and_token(user_json, token)), session_id)
+    return _session_cookie(_user_and_token(request, 200, user_id, user_json), session_id)
 
 
 async def logout(request: Request) -> Response:
@@ -147,43 +151,46 @@ async def _session_user_id(request: Request, conn: psycopg.AsyncConnection) -> i
     return row[0] if row else None
 
 
+async def _signed_in_user(request: Request, conn: psycopg.AsyncConnection, *, bearer_too: bool) -> int:
+    """The session's user (with ``bearer_too``, the Bearer token's when there is no session); 401 when there is none."""
+    user_id = await _session_user_id(request, conn)
+    if user_id is None and bearer_too and bearer_token(request) is not None:
+        try:
+            user_id = tokens.verify(bearer_token(request), runtime(request).settings.secret_key, now(request))
+        except tokens.TokenError:
+            user_id = None
+    if user_id is None:
+        raise ApiError(401, NO_SESSION)
+    return user_id
+
+
+async def _user_json(conn: psycopg.AsyncConnection, query: str, user_id: int) -> str:
+    """The signed-in user's JSON text, which ``query`` returns for the user id it is given; 401 when the user is gone."""
+    row = await (await conn.execute(query, (user_id,))).fetchone()
+    if row is None:
+        raise ApiError(401, NO_SESSION)
+    return row[0]
+
+
 async def refresh(request: Request) -> Response:
     """A new token for the session's user; the session cookie is required (a Bearer token alone is not enough)."""
     rt = runtime(request)
     async with rt.pool.connection() as conn:
-        user_id = await _session_user_id(request, conn)
-        if user_id is None:
-            raise ApiError(401, NO_SESSION)
-        cur = await conn.execute(
-            f"UPDATE users u SET last_active_at = now() WHERE u.id = %s RETURNING {queries.USER_JSON}::text", (user_id,)
-        )
-        row = await cur.fetchone()
-        if row is None:
-            raise ApiError(401, NO_SESSION)
+        user_id = await _signed_in_user(request, conn, bearer_too=False)
+        user_json = await _user_json(conn, TOUCH_USER, user_id)
         await conn.execute("UPDATE sessions SET updated_at = now() WHERE session_id = %s", (request.cookies[SESSION_COOKIE],))
     rt.cost.charge("refresh")
-    token = tokens.issue(user_id, rt.settings.secret_key, now(request))
-    return respond_raw(200, _user_and_token(row[0], token))
+    return _user_and_token(request, 200, user_id, user_json)
 
 
 async def me(request: Request) -> Response:
     """The session's user (or the Bearer token's), as a bare object."""
     rt = runtime(request)
     async with rt.pool.connection() as conn:
-        user_id = await _session_user_id(request, conn)
-        if user_id is None and bearer_token(request) is not None:
-            try:
-                user_id = tokens.verify(bearer_token(request), rt.settings.secret_key, now(request))
-            except tokens.TokenError:
-                user_id = None
-        if user_id is None:
-            raise ApiError(401, NO_SESSION)
-        cur = await conn.execute(USER_BY_ID, (user_id,))
-        row = await cur.fetchone()
-    if row is None:
-        raise ApiError(401, NO_SESSION)
+        user_id = await _signed_in_user(request, conn, bearer_too=True)
+        user_json = await _user_json(conn, USER_BY_ID, user_id)
     rt.cost.charge("me")
-    return respond_raw(200, row[0])
+    return respond_raw(200, user_json)
 
 
 ROUTES = [

@@ -25,6 +25,25 @@ LIST_MESSAGES = queries.json_list(
 IS_PARTICIPANT = "SELECT initiator_id FROM conversations c WHERE c.id = %(id)s AND " + queries.PARTICIPANT
 
 
+def existing_id(text: str, not_found: str) -> int:
+    """The id a request names (in its path or body); 404 with ``not_found`` when the text cannot name a row."""
+    row_id = path_id(text)
+    if row_id is None:
+        raise ApiError(404, not_found)
+    return row_id
+
+
+async def conversation_initiator(conn: psycopg.AsyncConnection, params: dict, *, lock: bool = False) -> int:
+    """The initiator of conversation ``params["id"]`` when ``params["viewer"]`` takes part in it; 404 otherwise.
+
+    ``lock`` holds the conversation's row until the transaction ends.
+    """
+    row = await (await conn.execute(IS_PARTICIPANT + (" FOR UPDATE" if lock else ""), params)).fetchone()
+    if row is None:
+        raise ApiError(404, CONVERSATION_NOT_FOUND)
+    return row[0]
+
+
 async def list_conversations(request: Request) -> Response:
     rt = runtime(request)
     viewer = token_user(request)
@@ -37,9 +56,7 @@ async def list_conversations(request: Request) -> Response:
 async def show_conversation(request: Request) -> Response:
     rt = runtime(request)
     viewer = token_user(request)
-    conversation_id = path_id(request.path_params["id"])
-    if conversation_id is None:
-        raise ApiError(404, CONVERSATION_NOT_FOUND)
+    conversation_id = existing_id(request.path_params["id"], CONVERSATION_NOT_FOUND)
     async with rt.pool.connection() as conn:
         row = await (await conn.execute(SHOW_CONVERSATION, {"viewer": viewer, "id": conversation_id})).fetchone()
     if row is None:
@@ -71,13 +88,10 @@ async def create_conversation(request: Request) -> Response:
 async def list_messages(request: Request) -> Response:
     rt = runtime(request)
     viewer = token_user(request)
-    conversation_id = path_id(request.path_params["id"])
-    if conversation_id is None:
-        raise ApiError(404, CONVERSATION_NOT_FOUND)
+    conversation_id = existing_id(request.path_params["id"], CONVERSATION_NOT_FOUND)
     params = {"viewer": viewer, "id": conversation_id}
     async with rt.pool.connection() as conn:
-        if await (await conn.execute(IS_PARTICIPANT, params)).fetchone() is None:
-            raise ApiError(404, CONVERSATION_NOT_FOUND)
+        await conversation_initiator(conn, params)
         count, body = await (await conn.execute(LIST_MESSAGES, params)).fetchone()
     rt.cost.charge("messages.list", count)
     return respond_raw(200, body)
@@ -96,16 +110,12 @@ async def create_message(request: Request) -> Response:
         errors.insert(0, "Conversation must be a conversation id")
     if errors:
         raise ApiError(422, errors=errors)
-    conversation_id = path_id(str(raw_id))
-    if conversation_id is None:
-        raise ApiError(404, CONVERSATION_NOT_FOUND)
+    conversation_id = existing_id(str(raw_id), CONVERSATION_NOT_FOUND)
     params = {"viewer": viewer, "id": conversation_id}
     async with rt.pool.connection() as conn:
         async with conn.transaction():
-            row = await (await conn.execute(IS_PARTICIPANT + " FOR UPDATE", params)).fetchone()
-            if row is None:
-                raise ApiError(404, CONVERSATION_NOT_FOUND)
-            role = "initiator" if row[0] == viewer else "expert"
+            initiator = await conversation_initiator(conn, params, lock=True)
+            role = "initiator" if initiator == viewer else "expert"
             cur = await conn.execute(
                 "INSERT INTO messages (conversation_id, sender_id, sender_role, content) VALUES (%s, %s, %s, %s) "
                 "RETURNING id, created_at",
@@ -128,9 +138,7 @@ async def create_message(request: Request) -> Response:
 async def mark_read(request: Request) -> Response:
     rt = runtime(request)
     viewer = token_user(request)
-    message_id = path_id(request.path_params["id"])
-    if message_id is None:
-        raise ApiError(404, MESSAGE_NOT_FOUND)
+    message_id = existing_id(request.path_params["id"], MESSAGE_NOT_FOUND)
     async with rt.pool.connection() as conn:
         cur = await conn.execute(
             "SELECT m.sender_id FROM messages m JOIN conversations c ON c.id = m.conversation_id "

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 
+import psycopg
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from helpdesk import queries
 from helpdesk.errors import ApiError
-from helpdesk.payload import path_id, read_payload, respond, respond_raw, storable, text_field
+from helpdesk.payload import read_payload, respond, respond_raw, storable, text_field
+from helpdesk.routes_chat import CONVERSATION_NOT_FOUND, existing_id
 from helpdesk.runtime import runtime, token_user
 
 BIO_MAX = 10_000  # characters
 LINKS_MAX = 100  # knowledge base links per profile
 LINK_MAX = 2_048  # characters per link
 NOT_AN_EXPERT = "Expert profile not found"
-CONVERSATION_NOT_FOUND = "Conversation not found"
 
 WAITING = "c.status = 'waiting' AND c.assigned_expert_id IS NULL"
 MINE_ACTIVE = "c.assigned_expert_id = %(viewer)s AND c.status = 'active'"
@@ -48,68 +50,84 @@ async def require_expert(conn, viewer: int) -> None:
         raise ApiError(403, NOT_AN_EXPERT)
 
 
-async def queue(request: Request) -> Response:
+async def _expert_list(request: Request, query: str, route: str) -> Response:
+    """The shared flow of the expert's list routes: 401/403 for the caller, then ``query``'s rows, charged per row."""
     rt = runtime(request)
     viewer = token_user(request)
     async with rt.pool.connection() as conn:
         await require_expert(conn, viewer)
-        rows, body = await (await conn.execute(QUEUE, {"viewer": viewer})).fetchone()
-    rt.cost.charge("expert.queue", rows)
+        rows, body = await (await conn.execute(query, {"viewer": viewer})).fetchone()
+    rt.cost.charge(route, rows)
     return respond_raw(200, body)
 
 
-async def claim(request: Request) -> Response:
+# Changes one conversation's assignment inside a transaction: (connection, expert's user id, conversation id).
+AssignmentChange = Callable[[psycopg.AsyncConnection, int, int], Awaitable[None]]
+
+
+async def _change_assignment(request: Request, route: str, change: AssignmentChange) -> Response:
+    """The shared flow of claim and unclaim: 401/403 for the caller, 404 for the path's id, ``change`` in one transaction."""
     rt = runtime(request)
     viewer = token_user(request)
-    conversation_id = path_id(request.path_params["id"])
     async with rt.pool.connection() as conn:
         await require_expert(conn, viewer)
-        if conversation_id is None:
-            raise ApiError(404, CONVERSATION_NOT_FOUND)
+        conversation_id = existing_id(request.path_params["id"], CONVERSATION_NOT_FOUND)
         async with conn.transaction():
-            cur = await conn.execute(
-                "UPDATE conversations SET assigned_expert_id = %s, status = 'active', updated_at = now() "
-                "WHERE id = %s AND assigned_expert_id IS NULL AND status = 'waiting' RETURNING id",
-                (viewer, conversation_id),
-            )
-            if await cur.fetchone() is None:
-                cur = await conn.execute("SELECT 1 FROM conversations WHERE id = %s", (conversation_id,))
-                if await cur.fetchone() is None:
-                    raise ApiError(404, CONVERSATION_NOT_FOUND)
-                raise ApiError(422, "Conversation is already assigned to an expert")
-            await conn.execute(
-                "INSERT INTO expert_assignments (conversation_id, expert_id) VALUES (%s, %s)", (conversation_id, viewer)
-            )
-    rt.cost.charge("expert.claim")
+            await change(conn, viewer, conversation_id)
+    rt.cost.charge(route)
     return respond(200, {"success": True})
+
+
+async def queue(request: Request) -> Response:
+    return await _expert_list(request, QUEUE, "expert.queue")
+
+
+async def _claim(conn: psycopg.AsyncConnection, viewer: int, conversation_id: int) -> None:
+    cur = await conn.execute(
+        "UPDATE conversations SET assigned_expert_id = %s, status = 'active', updated_at = now() "
+        "WHERE id = %s AND assigned_expert_id IS NULL AND status = 'waiting' RETURNING id",
+        (viewer, conversation_id),
+    )
+    if await cur.fetchone() is None:
+        cur = await conn.execute("SELECT 1 FROM conversations WHERE id = %s", (conversation_id,))
+        if await cur.fetchone() is None:
+            raise ApiError(404, CONVERSATION_NOT_FOUND)
+        raise ApiError(422, "Conversation is already assigned to an expert")
+    await conn.execute("INSERT INTO expert_assignments (conversation_id, expert_id) VALUES (%s, %s)", (conversation_id, viewer))
+
+
+async def claim(request: Request) -> Response:
+    return await _change_assignment(request, "expert.claim", _claim)
+
+
+async def _unclaim(conn: psycopg.AsyncConnection, viewer: int, conversation_id: int) -> None:
+    cur = await conn.execute("SELECT assigned_expert_id FROM conversations WHERE id = %s FOR UPDATE", (conversation_id,))
+    row = await cur.fetchone()
+    if row is None:
+        raise ApiError(404, CONVERSATION_NOT_FOUND)
+    if row[0] != viewer:
+        raise ApiError(403, "You are not assigned to this conversation")
+    await conn.execute(
+        "UPDATE conversations SET assigned_expert_id = NULL, status = 'waiting', updated_at = now() WHERE id = %s",
+        (conversation_id,),
+    )
+    await conn.execute(
+        "UPDATE expert_assignments SET status = 'unassigned', resolved_at = now(), updated_at = now() "
+        "WHERE conversation_id = %s AND expert_id = %s AND status = 'active'",
+        (conversation_id, viewer),
+    )
 
 
 async def unclaim(request: Request) -> Response:
-    rt = runtime(request)
-    viewer = token_user(request)
-    conversation_id = path_id(request.path_params["id"])
-    async with rt.pool.connection() as conn:
-        await require_expert(conn, viewer)
-        if conversation_id is None:
-            raise ApiError(404, CONVERSATION_NOT_FOUND)
-        async with conn.transaction():
-            cur = await conn.execute("SELECT assigned_expert_id FROM conversations WHERE id = %s FOR UPDATE", (conversation_id,))
-            row = await cur.fetchone()
-            if row is None:
-                raise ApiError(404, CONVERSATION_NOT_FOUND)
-            if row[0] != viewer:
-                raise ApiError(403, "You are not assigned to this conversation")
-            await conn.execute(
-                "UPDATE conversations SET assigned_expert_id = NULL, status = 'waiting', updated_at = now() WHERE id = %s",
-                (conversation_id,),
-            )
-            await conn.execute(
-                "UPDATE expert_assignments SET status = 'unassigned', resolved_at = now(), updated_at = now() "
-                "WHERE conversation_id = %s AND expert_id = %s AND status = 'active'",
-                (conversation_id, viewer),
-            )
-    rt.cost.charge("expert.unclaim")
-    return respond(200, {"success": True})
+    return await _change_assignment(request, "expert.unclaim", _unclaim)
+
+
+def _profile_answer(request: Request, row: tuple[str] | None, route: str) -> Response:
+    """The caller's profile (a row holding its JSON text), charged to ``route``; 403 when the caller has none."""
+    if row is None:
+        raise ApiError(403, NOT_AN_EXPERT)
+    runtime(request).cost.charge(route)
+    return respond_raw(200, row[0])
 
 
 async def show_profile(request: Request) -> Response:
@@ -117,10 +135,7 @@ async def show_profile(request: Request) -> Response:
     viewer = token_user(request)
     async with rt.pool.connection() as conn:
         row = await (await conn.execute(PROFILE_BY_USER, (viewer,))).fetchone()
-    if row is None:
-        raise ApiError(403, NOT_AN_EXPERT)
-    rt.cost.charge("expert.profile")
-    return respond_raw(200, row[0])
+    return _profile_answer(request, row, "expert.profile")
 
 
 def _links(data: dict, errors: list[str]) -> list[str] | None:
@@ -157,20 +172,11 @@ async def update_profile(request: Request) -> Response:
             (bio, None if links is None else json.dumps(links), viewer),
         )
         row = await cur.fetchone()
-    if row is None:
-        raise ApiError(403, NOT_AN_EXPERT)
-    rt.cost.charge("expert.profile.update")
-    return respond_raw(200, row[0])
+    return _profile_answer(request, row, "expert.profile.update")
 
 
 async def history(request: Request) -> Response:
-    rt = runtime(request)
-    viewer = token_user(request)
-    async with rt.pool.connection() as conn:
-        await require_expert(conn, viewer)
-        count, body = await (await conn.execute(HISTORY, {"viewer": viewer})).fetchone()
-    rt.cost.charge("expert.history", count)
-    return respond_raw(200, body)
+    return await _expert_list(request, HISTORY, "expert.history")
 
 
 ROUTES = [

@@ -52,35 +52,33 @@ def _caller(request: Request, param: str) -> int:
     return viewer
 
 
-async def conversation_updates(request: Request) -> Response:
+async def _changes(request: Request, param: str, query: str, route: str, *, expert: bool = False) -> str:
+    """The shared flow of the polls: the caller named by ``param`` (an expert when ``expert``), ``since``, then the
+    JSON text of ``query``'s rows, charged to ``route`` per row."""
     rt = runtime(request)
-    viewer = _caller(request, "userId")
+    viewer = _caller(request, param)
     params = {"viewer": viewer, "since": parse_since(request.query_params.get("since"))}
     async with rt.pool.connection() as conn:
-        count, body = await (await conn.execute(CONVERSATION_UPDATES, params)).fetchone()
-    rt.cost.charge("updates.conversations", count)
+        if expert:
+            await require_expert(conn, viewer)
+        rows, body = await (await conn.execute(query, params)).fetchone()
+    rt.cost.charge(route, rows)
+    return body
+
+
+async def conversation_updates(request: Request) -> Response:
+    body = await _changes(request, "userId", CONVERSATION_UPDATES, "updates.conversations")
     return Response(body, media_type="application/json")
 
 
 async def message_updates(request: Request) -> Response:
-    rt = runtime(request)
-    viewer = _caller(request, "userId")
-    params = {"viewer": viewer, "since": parse_since(request.query_params.get("since"))}
-    async with rt.pool.connection() as conn:
-        count, body = await (await conn.execute(MESSAGE_UPDATES, params)).fetchone()
-    rt.cost.charge("updates.messages", count)
+    body = await _changes(request, "userId", MESSAGE_UPDATES, "updates.messages")
     return Response(body, media_type="application/json")
 
 
 async def expert_queue_updates(request: Request) -> Response:
     """A one-element array holding the queue's changes since ``since`` (the spec's shape)."""
-    rt = runtime(request)
-    viewer = _caller(request, "expertId")
-    params = {"viewer": viewer, "since": parse_since(request.query_params.get("since"))}
-    async with rt.pool.connection() as conn:
-        await require_expert(conn, viewer)
-        rows, body = await (await conn.execute(QUEUE_UPDATES, params)).fetchone()
-    rt.cost.charge("updates.expert_queue", rows)
+    body = await _changes(request, "expertId", QUEUE_UPDATES, "updates.expert_queue", expert=True)
     return Response(f"[{body}]", media_type="application/json")
 
 

@@ -9,8 +9,7 @@ from importlib import metadata
 
 import boto3
 import pytest
-from moto import mock_aws
-from test_aws_support import REGION, FakeClock, World, rails_app
+from test_aws_support import REGION, FakeClock, World, mocked_aws, rails_app
 
 from scaleperf.aws import loadgen
 from scaleperf.aws.boto import BotoCloud
@@ -25,11 +24,7 @@ AMI = "ami-12c6146b"  # one of the images moto knows
 
 @pytest.fixture
 def aws(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    with mock_aws():
+    with mocked_aws(monkeypatch):
         yield
 
 

@@ -6,8 +6,7 @@ from datetime import UTC, datetime
 import boto3
 import numpy as np
 import pytest
-from moto import mock_aws
-from test_aws_support import REGION, World, rails_app
+from test_aws_support import REGION, World, mocked_aws, rails_app
 
 from scaleperf.aws import environment as envs
 from scaleperf.configs import load_configs
@@ -20,11 +19,7 @@ RUN = "20260101-000000-test"
 
 @pytest.fixture
 def aws(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    with mock_aws():
+    with mocked_aws(monkeypatch):
         yield
 
 

@@ -3,16 +3,36 @@ and a clock that moves only when waited on (so timeouts are reached without wait
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import boto3
+import pytest
+from moto import mock_aws
 
 from scaleperf.aws.boto import BotoBeanstalk, BotoCloud
 from scaleperf.aws.environment import Waiter
 from scaleperf.aws.fake import FakeBeanstalk, serve
 
 REGION = "us-east-1"
+# What boto3 reads from the environment under moto: fake credentials, the test region, no instance metadata lookups.
+MOTO_ENVIRONMENT = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+@contextmanager
+def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """moto in place of AWS for one test (each test file's ``aws`` fixture enters this)."""
+    for name, value in MOTO_ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        yield
 
 
 @dataclass

@@ -2,8 +2,7 @@
 
 import boto3
 import pytest
-from moto import mock_aws
-from test_aws_support import REGION, World, rails_app
+from test_aws_support import REGION, World, mocked_aws, rails_app
 
 from scaleperf import cli
 from scaleperf.aws import sweep
@@ -17,11 +16,7 @@ CRASHED, OTHER = "20260101-000000-dead", "20260101-000000-live"
 
 @pytest.fixture
 def aws(monkeypatch):
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    with mock_aws():
+    with mocked_aws(monkeypatch):
         yield
 
 

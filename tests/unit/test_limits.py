@@ -5,15 +5,38 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import psutil
 import pytest
 
 from scaleperf.errors import ScaleperfError
-from scaleperf.providers.limits import LimitGroup, Limits, detect, leftover_groups
+from scaleperf.providers.limits import LimitGroup, Limits, Usage, detect, leftover_groups
 
 BURN = [sys.executable, "-c", "while True: pass"]
 MEASURE_S = 1.5  # many CFS periods, even at the kernel default of 100 ms
+START_S = 0.3  # time the burner's interpreter takes to start
+
+
+@contextmanager
+def burner(group: LimitGroup) -> Iterator[subprocess.Popen]:
+    """A CPU burner started in ``group`` (its interpreter already running), killed at the end."""
+    proc = subprocess.Popen(group.wrap(BURN))
+    try:
+        time.sleep(START_S)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def cores_used(group: LimitGroup, seconds: float) -> tuple[float, Usage, Usage]:
+    """The group's CPU use over the next ``seconds``, in cores, with its usage before and after."""
+    before, t0 = group.usage(), time.monotonic()
+    time.sleep(seconds)
+    after, t1 = group.usage(), time.monotonic()
+    return (after.cpu_ns - before.cpu_ns) / 1e9 / (t1 - t0), before, after
 
 
 @pytest.fixture(scope="module")
@@ -36,19 +59,10 @@ def test_unknown_mechanism_is_a_user_error() -> None:
 
 
 def test_a_cpu_burner_in_a_20_percent_group_uses_about_20_percent(mechanism) -> None:
-    with LimitGroup(mechanism, "test-burn", Limits(cpus=0.2)) as group:
-        proc = subprocess.Popen(group.wrap(BURN))
+    with LimitGroup(mechanism, "test-burn", Limits(cpus=0.2)) as group, burner(group) as proc:
         group.track(proc.pid)
-        try:
-            time.sleep(0.3)  # let the interpreter start
-            assert proc.pid in group.members()
-            before, t0 = group.usage(), time.monotonic()
-            time.sleep(MEASURE_S)
-            after, t1 = group.usage(), time.monotonic()
-        finally:
-            proc.kill()
-            proc.wait()
-    used = (after.cpu_ns - before.cpu_ns) / 1e9 / (t1 - t0)
+        assert proc.pid in group.members()
+        used, before, after = cores_used(group, MEASURE_S)
     assert 0.10 <= used <= 0.35, f"burner used {used:.0%} of a core under a 20% quota"
     if after.throttled_periods is not None:
         assert after.throttled_periods > before.throttled_periods  # the kernel did hold it back
@@ -59,22 +73,11 @@ def test_enforce_applies_a_quota_held_back_at_creation(mechanism) -> None:
     with LimitGroup(mechanism, "test-enforce", Limits(cpus=0.2)) as group:
         group.remove()
         group.create(cpu_unlimited_at_first=True)
-        proc = subprocess.Popen(group.wrap(BURN))
-        try:
-            time.sleep(0.3)
-            a, ta = group.usage(), time.monotonic()
-            time.sleep(0.6)
-            b, tb = group.usage(), time.monotonic()
+        with burner(group):
+            free, _, _ = cores_used(group, 0.6)
             group.enforce()
             time.sleep(0.2)
-            c, tc = group.usage(), time.monotonic()
-            time.sleep(MEASURE_S)
-            d, td = group.usage(), time.monotonic()
-        finally:
-            proc.kill()
-            proc.wait()
-    free = (b.cpu_ns - a.cpu_ns) / 1e9 / (tb - ta)
-    limited = (d.cpu_ns - c.cpu_ns) / 1e9 / (td - tc)
+            limited, _, _ = cores_used(group, MEASURE_S)
     assert limited <= 0.35 and free > limited, (free, limited)
 
 
