@@ -5,6 +5,7 @@ minimum each configuration must reach)."""
 from __future__ import annotations
 
 import pytest
+from verdicts import settle
 
 pytestmark = pytest.mark.perf
 
@@ -14,15 +15,11 @@ def test_saturation_point_meets_declared_minimum(run_results, scaling_config, pe
 
     slos = slo.load_slos(None, perf_settings.provider)
     minimum = slo.saturation_minimum(None, perf_settings.provider, scaling_config.name)
-    inconclusive = []
+    verdicts = []
     for result in run_results:
         verdict = saturation.find(result, slos, minimum_users=minimum)
-        record_property("config", scaling_config.name)
-        record_property("verdict", verdict.outcome)
+        verdicts.append(verdict)
         perf_extras.saturation(verdict, result)
-        if verdict.outcome == "inconclusive":
-            inconclusive.append(verdict.reason)
-            continue
-        assert verdict.outcome == "pass", f"{scaling_config.name}: {verdict.reason}"
-    if inconclusive:
-        pytest.skip(f"inconclusive: {'; '.join(inconclusive)}")
+    record_property("config", scaling_config.name)
+    record_property("verdict", ", ".join(v.outcome for v in verdicts))
+    settle(verdicts, scaling_config.name)
