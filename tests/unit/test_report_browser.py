@@ -6,7 +6,9 @@ Needs Debian's ``chromium`` (``apt-get install -y chromium``); skipped with that
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -49,9 +51,14 @@ def open_in_chromium(html_path: Path) -> PageCheck:
     """Load ``html_path`` in headless Chromium; report every image's state and every console error."""
     import websocket
 
-    with tempfile.TemporaryDirectory(prefix="scaleperf-chromium-") as profile:
+    # Chromium's helper processes may still be writing the profile when the browser exits: stop the whole
+    # process group, and do not let a late write fail the test on cleanup.
+    with tempfile.TemporaryDirectory(prefix="scaleperf-chromium-", ignore_cleanup_errors=True) as profile:
         proc = subprocess.Popen(
-            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
         try:
             port_file = Path(profile) / "DevToolsActivePort"
@@ -69,12 +76,24 @@ def open_in_chromium(html_path: Path) -> PageCheck:
             finally:
                 ws.close()
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            _stop_group(proc)
+
+
+def _stop_group(proc: subprocess.Popen) -> None:
+    """SIGTERM Chromium and its helpers, SIGKILL what is left after 10 s."""
+    for sig, wait_s in ((signal.SIGTERM, 10), (signal.SIGKILL, None)):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait_s)
+            os.killpg(proc.pid, signal.SIGKILL)  # helpers that outlived the browser
+        except ProcessLookupError:
+            return
+        except subprocess.TimeoutExpired:
+            continue
+        return
 
 
 def _drive(ws, html_path: Path) -> PageCheck:

@@ -11,6 +11,7 @@ error) stops the runner, flushes what it has and leaves its results marked incom
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import logging
 import os
 import platform
@@ -31,6 +32,7 @@ import locust
 import numpy as np
 from locust import argument_parser
 from locust.env import Environment
+from locust.exception import RPCError
 from locust.rpc import Message
 from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, Runner
 from locust.util.load_locustfile import load_locustfile
@@ -39,10 +41,12 @@ from scaleperf import results
 from scaleperf.errors import ScaleperfError
 from scaleperf.load import csv as locust_csv
 from scaleperf.load import recorder as rec_mod
+from scaleperf.load import roundtrip
 from scaleperf.load.profiles import LoadProfile
 from scaleperf.load.progress import Progress
 from scaleperf.load.selfcheck import GeneratorMonitor, checks
 from scaleperf.load.series import per_second
+from scaleperf.load.workercpu import WorkerCpu, heartbeats_of
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ WORKER_CONNECT_TIMEOUT_S = 30.0  # local worker processes must connect within th
 EXPECT_WORKERS_TIMEOUT_S = 600.0  # workers on other machines must connect within this
 FINAL_REPORT_TIMEOUT_S = 8.0  # after stopping, wait this long at most for every worker's last samples
 WORKER_EXIT_TIMEOUT_S = 10.0  # local worker processes must exit this long after the master quits
+MASTER_CLOSE_LINGER_MS = 1000  # at the end, the workers' quit messages get this long to leave before the port is released
 DEFAULT_MASTER_PORT = 5557  # Locust's default, so `locust --worker --master-host HOST` finds the master
 STOP_TIMEOUT_S = 5.0  # at the end, users finish the task in hand (up to this long), so no request is cut off unrecorded
 PROGRESS_WINDOW_S = 5.0  # progress shows requests/s and p95 over this many recent seconds
@@ -74,6 +79,10 @@ def user_classes(locustfile: Path | str) -> dict[str, type]:
     cached = _loaded.get(path)
     if cached and cached[0] == mtime:
         return cached[1]
+    # Locust imports the file under its stem (locustfiles/helpdesk.py -> "helpdesk"). Where another module of that
+    # name exists (the reference backend's package is also "helpdesk"), it keeps the name afterwards.
+    shadowed = sys.modules.get(path.stem)
+    elsewhere = shadowed is not None or _importable_elsewhere(path)
     try:
         users, _shapes = load_locustfile(str(path))
     except ScaleperfError as exc:
@@ -82,10 +91,24 @@ def user_classes(locustfile: Path | str) -> dict[str, type]:
         raise ScaleperfError(
             f"locustfile {locustfile} does not import: {type(exc).__name__}: {exc}; run `python {locustfile}` to see where"
         ) from exc
+    finally:
+        if shadowed is not None:
+            sys.modules[path.stem] = shadowed
+        elif elsewhere and getattr(sys.modules.get(path.stem), "__file__", None) == str(path):
+            del sys.modules[path.stem]
     if not users:
         raise ScaleperfError(f"locustfile {locustfile} defines no Locust user classes (non-abstract subclasses of User)")
     _loaded[path] = (mtime, users)
     return users
+
+
+def _importable_elsewhere(path: Path) -> bool:
+    """Whether ``import <stem>`` finds a module other than this file (found without importing it)."""
+    try:
+        spec = importlib.util.find_spec(path.stem)
+    except (ImportError, ValueError):
+        return False
+    return spec is not None and spec.origin != str(path)
 
 
 def preflight(base_url: str) -> None:
@@ -255,6 +278,27 @@ def _wait_for_workers(
         signals.check()
 
 
+def _joined_count(runner: MasterRunner, local: _LocalWorkers | None, signals: _SignalForwarder) -> Any:
+    """The ``count_fn`` a deployment's ``wait_for_workers`` polls: the master's worker count.
+
+    Each poll also raises a pending Ctrl-C/SIGTERM and reports a local worker process that died.
+    """
+
+    def joined() -> int:
+        signals.check()
+        if local is not None and local.dead():
+            pid, rc, tail = local.dead()[0]
+            raise ScaleperfError(f"load worker process {pid} exited with code {rc} before the run started: {tail}")
+        return int(runner.worker_count)
+
+    return joined
+
+
+def _worker_names(recorder: rec_mod.Recorder) -> dict[str, str]:
+    """How a reason names each worker: its Locust id and, when its reports said, its process id."""
+    return {wid: f"{wid} (pid {facts['pid']})" for wid, facts in recorder.workers.items() if facts.get("pid")}
+
+
 # ------------------------------------------------------------------------------------------ the run
 class _Sink:
     """Where full sample chunks go: the run directory (when there is one) or memory; times made relative."""
@@ -289,14 +333,23 @@ def run(
     workers: int = 0,
     expect_workers: int = 0,
     master_bind: str = "127.0.0.1",
+    master_port: int | None = None,
     progress: bool = True,
 ) -> results.RunResult:
-    """Run ``profile`` from ``locustfile`` against ``base_url`` and return what it measured (see the module doc)."""
+    """Run ``profile`` from ``locustfile`` against ``base_url`` and return what it measured (see the module doc).
+
+    ``master_port``: where the master listens for workers (default: Locust's 5557 when ``expect_workers``
+    are to connect from elsewhere, else a free port). When ``deployment`` has a ``wait_for_workers(count_fn)``
+    method (EC2 workers), it decides how long to wait for them to join, before the engine's own check.
+    """
     if workers < 0 or expect_workers < 0:
         raise ScaleperfError("workers and expect_workers must not be negative")
+    if master_port is not None and not 0 < master_port < 65536:
+        raise ScaleperfError(f"master port {master_port} is not a TCP port; pass one from 1 to 65535")
     locustfile = Path(locustfile)
     classes = user_classes(locustfile)
     preflight(base_url)
+    round_trip = roundtrip.measure(base_url)
     phases = profile.phases(scale)
     shape = profile.shape(scale)
     writer = _fresh_writer(Path(out_dir)) if out_dir is not None else None
@@ -318,6 +371,8 @@ def run(
         "expect_workers": expect_workers,
         "out_dir": str(out_dir) if out_dir is not None else None,
         "complete": False,
+        **round_trip,
+        "rtt_from": "the Locust master; the load came from workers elsewhere" if expect_workers else "the load generator",
     }
     recorder = rec_mod.Recorder()
     monitor = GeneratorMonitor([os.getpid()])
@@ -325,6 +380,7 @@ def run(
     deploy_per_s: list[float] = []
     cpu_per_s: list[float] = []
     lost: list[str] = []
+    worker_cpu = WorkerCpu()
     local: _LocalWorkers | None = None
     t0 = time.time()
     sink = _Sink(writer, t0)
@@ -342,6 +398,8 @@ def run(
             paced_waits=recorder.paced_waits,
             cpu_warnings=monitor.cpu_warnings,
             lost_workers=lost,
+            worker_cpu_per_s=worker_cpu.per_s if distributed else None,
+            worker_names=_worker_names(recorder),
         )
         writer.write_meta(meta={**run_meta, "complete": complete}, phases=phases, checks=partial_checks, samples=snapshot)
 
@@ -357,14 +415,26 @@ def run(
         worker_ids: list[str] = []
         try:
             if distributed:
-                port = DEFAULT_MASTER_PORT if expect_workers else _free_port(master_bind)
-                runner = env.create_master_runner(master_bind, port)
+                if master_port is not None:
+                    port = master_port
+                else:
+                    port = DEFAULT_MASTER_PORT if expect_workers else _free_port(master_bind)
+                run_meta["master_port"] = port
+                try:
+                    runner = env.create_master_runner(master_bind, port)
+                except RPCError as exc:
+                    raise ScaleperfError(
+                        f"the Locust master cannot listen on {master_bind}:{port} ({exc}); "
+                        "stop what uses that port or pass another master port"
+                    ) from None
                 if workers:
                     log_dir = Path(out_dir) if out_dir is not None else Path(os.environ.get("TMPDIR", "/tmp"))
                     log_dir.mkdir(parents=True, exist_ok=True)
                     local = _LocalWorkers(workers, locustfile, port, log_dir)
                     for pid in local.pids():
                         monitor.watch(pid)
+                if callable(getattr(deployment, "wait_for_workers", None)):
+                    deployment.wait_for_workers(_joined_count(runner, local, signals))
                 _wait_for_workers(runner, workers + expect_workers, local, expect_workers, signals)
                 worker_ids = list(runner.clients.keys())
             else:
@@ -387,6 +457,7 @@ def run(
                 deploy_per_s,
                 cpu_per_s,
                 lost,
+                worker_cpu,
                 local,
                 report,
                 write_meta,
@@ -428,6 +499,8 @@ def run(
         paced_waits=recorder.paced_waits,
         cpu_warnings=monitor.cpu_warnings + int(getattr(runner, "worker_cpu_warning_emitted", False)),
         lost_workers=lost,
+        worker_cpu_per_s=worker_cpu.per_s if distributed else None,
+        worker_names=_worker_names(recorder),
     )
     run_meta["ended_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t1))
     run_meta["methods"] = dict(recorder.methods)
@@ -514,6 +587,7 @@ def _drive(
     deploy_per_s: list[float],
     cpu_per_s: list[float],
     lost: list[str],
+    worker_cpu: WorkerCpu,
     local: _LocalWorkers | None,
     report: Progress,
     write_meta: Any,
@@ -541,16 +615,17 @@ def _drive(
                     lost.append(f"local pid {pid} (exit code {rc} at {elapsed:.0f}s: {tail})")
                     log.warning("load worker %d exited with code %d at %.0fs", pid, rc, elapsed)
         if isinstance(runner, MasterRunner):
+            worker_cpu.sample(heartbeats_of(runner), recorder.workers)
             for node in runner.clients.values():
                 if node.state == STATE_MISSING and node.id not in missing_seen:
                     missing_seen.add(node.id)
                     if len(missing_seen) > len(known_dead):  # not one of the local processes already reported
                         lost.append(f"{node.id} (stopped sending heartbeats at {elapsed:.0f}s)")
+        lat, failed_total = recorder.recent(t0 + elapsed - PROGRESS_WINDOW_S)  # before a flush empties the buffer
         if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
             recorder.spill()
             write_meta(False)
             last_flush = time.monotonic()
-        lat, failed_total = recorder.recent(t0 + elapsed - PROGRESS_WINDOW_S)
         report.update(
             elapsed=elapsed,
             phase=phase.label if phase else "ending",
@@ -593,3 +668,7 @@ def _stop(runner: Runner, recorder: rec_mod.Recorder, worker_ids: list[str], loc
     runner.quit()
     if runner.greenlet is not None:
         runner.greenlet.join(timeout=5)
+    if isinstance(runner, MasterRunner):
+        # Locust leaves the master's socket bound when it quits: release the port, so that the next run
+        # (the next configuration, on the same fixed port for remote workers) can listen on it again.
+        runner.server.socket.context.destroy(linger=MASTER_CLOSE_LINGER_MS)

@@ -7,6 +7,7 @@
 * Task lag: how late paced users woke after their wait was due (from the recorder). When the generator
   falls behind its schedule, it offers less load than the profile says: coordinated omission.
 * Workers lost during the run: their users stopped generating load.
+* Each worker's own CPU, second by second (:mod:`scaleperf.load.workercpu`): any worker past 90 % is named.
 """
 
 from __future__ import annotations
@@ -14,10 +15,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 import psutil
+
+from scaleperf.load.workercpu import summarise
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +78,8 @@ def checks(
     paced_waits: int,
     cpu_warnings: int,
     lost_workers: list[str],
+    worker_cpu_per_s: Mapping[str, list[float | None]] | None = None,
+    worker_names: Mapping[str, str] | None = None,
 ) -> dict:
     """The result's ``checks``: figures, whether the generator saturated, and why."""
     cpu = np.asarray(cpu_per_s, dtype=np.float64)
@@ -101,6 +106,10 @@ def checks(
         )
     for worker in lost_workers:
         reasons.append(f"load worker {worker} was lost during the run; the load fell short of the profile")
+    if worker_cpu_per_s is not None:
+        workers = summarise(worker_cpu_per_s, worker_names)
+        reasons.extend(workers.pop("worker_cpu_reasons"))
+        out.update(workers)
     out["saturated"] = bool(reasons)
     out["reasons"] = reasons
     return out

@@ -36,7 +36,7 @@ from scaleperf.analysis.verdict import (
     SaturationVerdict,
 )
 from scaleperf.errors import ScaleperfError
-from scaleperf.report import bottleneck, describe, methodology, plots, tables
+from scaleperf.report import bottleneck, describe, extras, methodology, plots, tables
 from scaleperf.report.redact import scrub_text
 from scaleperf.results import RunResult
 
@@ -324,11 +324,12 @@ def configuration_section(name: str, replicates: list[RunResult], analysis: Anal
     if main.telemetry:
         blocks.append(_image(f"{stem}-telemetry", plots.telemetry(main), "Target-side CPU and throttling per component."))
     where = ", ".join(f"{a:.0f}-{b:.0f} s" for a, b in windows) or "(no requests recorded)"
+    rtt = extras.round_trip_note(main)
     blocks.append(
         Table(
             tables.GROUP_HEADER,
             tuple(tables.group_rows(tables.group_stats(main, windows))),
-            f"Statistics per endpoint group, plateau {where}",
+            f"Statistics per endpoint group, plateau {where}" + (f"; {rtt}" if rtt else ""),
         )
     )
     if analysis.slos:

@@ -50,15 +50,24 @@ def _slos_for(result: RunResult) -> list:
         return []
 
 
+def round_trip_note(result: RunResult) -> str:
+    """What the run's latencies include of the network, e.g. "client round trip 0.4 ms (median of 5 health checks)"."""
+    rtt = result.meta.get("rtt_ms")
+    if rtt is None:
+        return ""
+    probes = result.meta.get("rtt_probes") or len(result.meta.get("rtt_samples_ms") or ())
+    what = "health checks" if str(result.meta.get("rtt_path", "")).endswith("/health") else "requests to the base URL"
+    who = "round trip from the Locust master" if result.meta.get("expect_workers") else "client round trip"
+    return f"{who} {rtt:.1f} ms (median of {probes} {what})"
+
+
 def run_tables(result: RunResult, slos: list) -> str:
     """The run's statistics per endpoint group and its SLO verdicts, as HTML."""
     windows = tables.plateau_windows(result)
     where = ", ".join(f"{a:.0f}-{b:.0f} s" for a, b in windows) or "(no requests recorded)"
-    parts = [
-        tables.html_table(
-            tables.GROUP_HEADER, tables.group_rows(tables.group_stats(result, windows)), f"{result.config}: plateau {where}"
-        )
-    ]
+    rtt = round_trip_note(result)
+    caption = f"{result.config}: plateau {where}" + (f"; {rtt}" if rtt else "")
+    parts = [tables.html_table(tables.GROUP_HEADER, tables.group_rows(tables.group_stats(result, windows)), caption)]
     if slos:
         from scaleperf.analysis import slo as slo_mod
 
@@ -71,6 +80,10 @@ def run_tables(result: RunResult, slos: list) -> str:
         ("limiting tier", limit.sentence),
         ("generator CPU max", tables.fmt(checks.get("gen_cpu_max_pct"), ".0f", " %")),
         ("generator lag p99", tables.fmt(checks.get("lag_p99_ms"), ".1f", " ms")),
+        *[
+            (f"load worker {wid} CPU max", tables.fmt(pct, ".0f", " %"))
+            for wid, pct in checks.get("worker_cpu_max_pct", {}).items()
+        ],
         ("generator saturated", "yes: " + "; ".join(checks.get("reasons", [])) if result.generator_saturated else "no"),
         ("run complete", "yes" if result.complete else "no"),
     ]
