@@ -63,6 +63,7 @@ class CampaignSettings:
     workers: int = 0
     expect_workers: int = 0
     master_bind: str = "127.0.0.1"
+    master_port: int | None = None  # None: Locust's default for remote workers, a free port for local ones
     progress: bool = True
     extra_meta: dict = field(default_factory=dict)
 
@@ -173,6 +174,7 @@ class Campaign:
                             workers=self.settings.workers,
                             expect_workers=self.settings.expect_workers,
                             master_bind=self.settings.master_bind,
+                            master_port=self.settings.master_port,
                             progress=self.settings.progress,
                         )
                 except ScaleperfError as exc:

@@ -15,6 +15,7 @@ from scaleperf.errors import ScaleperfError
 
 DEFAULT_EC2_TYPE = "c7g.large"  # 2 Graviton vCPUs: one Locust worker process per instance stays under 90% CPU
 ALL_INTERFACES = "0.0.0.0"  # remote workers must reach the master
+MASTER_PORT = 5557  # Locust's default, so `locust --worker --master-host HOST` finds the master
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,11 @@ class LoadgenSpec:
     @property
     def master_bind(self) -> str:
         return ALL_INTERFACES if self.kind in ("hosts", "ec2") else "127.0.0.1"
+
+    @property
+    def master_port(self) -> int | None:
+        """The port remote workers are told to join; None lets the engine take a free one for local workers."""
+        return MASTER_PORT if self.kind in ("hosts", "ec2") else None
 
 
 def parse(value: str | None) -> LoadgenSpec:

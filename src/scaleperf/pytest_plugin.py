@@ -272,6 +272,7 @@ def campaign(pytestconfig: pytest.Config, perf_settings: PerfSettings, perf_prov
         workers=spec.local_workers,
         expect_workers=spec.expect_workers,
         master_bind=spec.master_bind,
+        master_port=spec.master_port,
     )
     camp = Campaign(settings, perf_provider, _selected_configs(pytestconfig), say, live=live)
     pytestconfig.stash[CAMPAIGN_KEY] = camp

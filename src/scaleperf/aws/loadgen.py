@@ -27,12 +27,12 @@ from importlib import metadata
 from pathlib import Path
 
 from scaleperf.errors import ScaleperfError
+from scaleperf.loadgen import MASTER_PORT
 
 log = logging.getLogger(__name__)
 
 IMDS_URL = "http://169.254.169.254"  # EC2 instance metadata service (IMDSv2)
 IMDS_TIMEOUT_S = 1.0  # off EC2 nothing answers; do not wait long for it
-MASTER_PORT = 5557  # Locust's default master port
 JOIN_TIMEOUT_S = 15 * 60  # booting, installing Locust and joining takes 2-5 minutes
 JOIN_POLL_S = 5.0  # seconds between checks of the master's worker count
 MAX_LIFETIME_MIN = 6 * 60  # a worker powers itself off (and terminates) after this many minutes

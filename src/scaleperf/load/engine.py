@@ -37,7 +37,7 @@ from locust.rpc import Message
 from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, Runner
 from locust.util.load_locustfile import load_locustfile
 
-from scaleperf import results
+from scaleperf import loadgen, results
 from scaleperf.errors import ScaleperfError
 from scaleperf.load import csv as locust_csv
 from scaleperf.load import recorder as rec_mod
@@ -59,7 +59,6 @@ EXPECT_WORKERS_TIMEOUT_S = 600.0  # workers on other machines must connect withi
 FINAL_REPORT_TIMEOUT_S = 8.0  # after stopping, wait this long at most for every worker's last samples
 WORKER_EXIT_TIMEOUT_S = 10.0  # local worker processes must exit this long after the master quits
 MASTER_CLOSE_LINGER_MS = 1000  # at the end, the workers' quit messages get this long to leave before the port is released
-DEFAULT_MASTER_PORT = 5557  # Locust's default, so `locust --worker --master-host HOST` finds the master
 STOP_TIMEOUT_S = 5.0  # at the end, users finish the task in hand (up to this long), so no request is cut off unrecorded
 PROGRESS_WINDOW_S = 5.0  # progress shows requests/s and p95 over this many recent seconds
 _HOST = os.uname().nodename  # this machine: a local worker's reports carry it
@@ -418,7 +417,7 @@ def run(
                 if master_port is not None:
                     port = master_port
                 else:
-                    port = DEFAULT_MASTER_PORT if expect_workers else _free_port(master_bind)
+                    port = loadgen.MASTER_PORT if expect_workers else _free_port(master_bind)
                 run_meta["master_port"] = port
                 try:
                     runner = env.create_master_runner(master_bind, port)
