@@ -7,7 +7,8 @@ import itertools
 import pytest
 
 from scaleperf.errors import ScaleperfError
-from scaleperf.load.profiles import load_profile, load_profiles, local_users, profile_from_dict
+from scaleperf.load.shape import ProfileShape
+from scaleperf.profiles import load_profile, load_profiles, local_users, profile_from_dict, step_levels
 
 
 def test_shipped_profiles_have_the_promised_sizes():
@@ -58,7 +59,7 @@ def test_shape_holds_each_phase_then_stops():
             ]
         },
     )
-    shape = profile.shape(0.5)
+    shape = ProfileShape.of(profile, 0.5)
     assert shape.at(0.0) == (5, 2.5)  # 10 users at 5/s, scaled by 0.5: 5 users at 2.5/s
     assert shape.at(3.0)[0] == 5
     assert shape.at(6.5) == (10, 5.0)
@@ -67,13 +68,37 @@ def test_shape_holds_each_phase_then_stops():
     assert profile.duration_s == 12.0
 
 
+def test_geometric_steps_grow_by_a_factor_and_keep_their_time():
+    profile = profile_from_dict(
+        "g",
+        {
+            "phases": [
+                {"kind": "ramp", "users": 100, "rate": 10},
+                {"kind": "steps", "start": 100, "factor": 1.5, "max_users": 400, "step_s": 30, "warmup_s": 10, "rate": 10},
+            ]
+        },
+    )
+    steps = [p for p in profile.phases() if p.kind == "step"]
+    assert [p.deploy_users for p in steps] == [100, 150, 225, 338] == step_levels(profile.phases_spec[1])
+    assert [p.end_s - p.start_s for p in steps] == [30.0] * 4  # arrivals happen inside each step (its warm-up)
+    # Small numbers still grow: a factor that rounds to no change adds one user.
+    assert step_levels(
+        profile_from_dict(
+            "s", {"phases": [{"kind": "steps", "start": 1, "factor": 1.1, "max_users": 3, "step_s": 1}]}
+        ).phases_spec[0]
+    ) == [1, 2, 3]
+
+
 @pytest.mark.parametrize(
     ("phase", "complaint"),
     [
         ({"kind": "sprint", "users": 5}, "kind 'sprint'"),
         ({"kind": "ramp"}, "needs users"),
         ({"kind": "plateau"}, "duration_s"),
-        ({"kind": "steps", "start": 10, "step": 0, "max_users": 20, "step_s": 5}, "steps need"),
+        ({"kind": "steps", "start": 10, "step": 0, "max_users": 20, "step_s": 5}, "either step"),
+        ({"kind": "steps", "start": 10, "step": 5, "factor": 1.5, "max_users": 20, "step_s": 5}, "not both"),
+        ({"kind": "steps", "start": 10, "factor": 0.5, "max_users": 20, "step_s": 5}, "factor must be above 1"),
+        ({"kind": "steps", "start": 10, "step": 5, "max_users": 20}, "step_s > 0"),
         ({"kind": "ramp", "users": 5, "rate": 0}, "rate"),
         ({"kind": "ramp", "users": 5, "speed": 3}, "unknown keys"),
     ],

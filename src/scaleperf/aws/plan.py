@@ -7,17 +7,16 @@ when the previous configuration's environment is reused), the load runs, and tea
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from scaleperf.configs import FIXTURES, Catalogue, InstanceType, ScalingConfig
+from scaleperf import profiles
+from scaleperf.configs import Catalogue, InstanceType, ScalingConfig
 from scaleperf.errors import ScaleperfError
 
 CREATE_MINUTES = 25.0  # estimate: first environment + RDS instance + snapshot of the seeded data
 REUSE_MINUTES = 15.0  # estimate: update_environment, a DB class change and a snapshot restore
 TEARDOWN_MINUTES = 10.0  # estimate: terminating the environment and deleting the database
-PROFILE_MINUTES = {"smoke": 2.0, "standard": 15.0, "full": 45.0}  # fallback estimate of one load run when profiles.toml lacks it
 RUN_OVERHEAD_MINUTES = 1.0  # per load run: starting the runner, the data reset check, reading telemetry
 ENGINES = ("mysql", "postgres")
 
@@ -66,29 +65,8 @@ class Plan:
 
 
 def profile_minutes(name: str, path: Path | None = None) -> float:
-    """Minutes one load run of profile ``name`` takes, from its phases in ``fixtures/profiles.toml``."""
-    path = path or FIXTURES / "profiles.toml"
-    try:
-        with open(path, "rb") as f:
-            phases = tomllib.load(f)["profiles"][name]["phases"]
-    except (OSError, KeyError, tomllib.TOMLDecodeError):
-        if name not in PROFILE_MINUTES:
-            raise ScaleperfError(f"no profile {name!r} in {path}; pass the minutes one run takes") from None
-        return PROFILE_MINUTES[name]
-    users, seconds = 0.0, 0.0
-    for ph in phases:
-        if ph["kind"] == "ramp":
-            seconds += max(0.0, ph["users"] - users) / ph["rate"]
-            users = ph["users"]
-        elif ph["kind"] == "plateau":
-            users = ph.get("users", users)
-            seconds += ph["duration_s"]
-        elif ph["kind"] == "steps":
-            level = ph["start"]
-            while level <= ph["max_users"]:
-                seconds += max(0.0, level - users) / ph.get("rate", 1.0) + ph["step_s"]
-                users, level = level, level + ph["step"]
-    return seconds / 60 + RUN_OVERHEAD_MINUTES
+    """Minutes one load run of profile ``name`` takes: its phases in ``fixtures/profiles.toml``, plus overhead."""
+    return profiles.load_profile(name, path).duration_s / 60 + RUN_OVERHEAD_MINUTES
 
 
 def _ec2(catalogue: Catalogue, name: str) -> InstanceType:

@@ -6,6 +6,6 @@ base URL and returns a :class:`~scaleperf.results.RunResult`; ``load_profile()``
 """
 
 from scaleperf.load.engine import run, user_classes
-from scaleperf.load.profiles import LoadProfile, PhaseSpec, load_profile, load_profiles, profile_from_dict
+from scaleperf.profiles import LoadProfile, PhaseSpec, load_profile, load_profiles, profile_from_dict
 
 __all__ = ["LoadProfile", "PhaseSpec", "load_profile", "load_profiles", "profile_from_dict", "run", "user_classes"]

@@ -42,11 +42,12 @@ from scaleperf.errors import ScaleperfError
 from scaleperf.load import csv as locust_csv
 from scaleperf.load import recorder as rec_mod
 from scaleperf.load import roundtrip
-from scaleperf.load.profiles import LoadProfile
 from scaleperf.load.progress import Progress
 from scaleperf.load.selfcheck import GeneratorMonitor, checks
 from scaleperf.load.series import per_second
+from scaleperf.load.shape import ProfileShape
 from scaleperf.load.workercpu import WorkerCpu, heartbeats_of
+from scaleperf.profiles import LoadProfile
 
 log = logging.getLogger(__name__)
 
@@ -350,7 +351,7 @@ def run(
     preflight(base_url)
     round_trip = roundtrip.measure(base_url)
     phases = profile.phases(scale)
-    shape = profile.shape(scale)
+    shape = ProfileShape.of(profile, scale)
     writer = _fresh_writer(Path(out_dir)) if out_dir is not None else None
     distributed = workers + expect_workers > 0
 

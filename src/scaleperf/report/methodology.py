@@ -23,6 +23,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scaleperf import profiles
 from scaleperf.errors import ScaleperfError
 from scaleperf.report.redact import scrub, scrub_text
 
@@ -231,14 +232,16 @@ def describe_phases(raw_phases: list[dict]) -> list[str]:
             text = f"plateau: {users} users held for {_duration(float(p.get('duration_s', 0)))}"
             out.append(text + (f", the first {_duration(warm)} discarded as warm-up" if warm else ""))
         elif kind == "steps":
-            start, step, top = int(p.get("start", 0)), int(p.get("step", 0)), int(p.get("max_users", 0))
+            spec = profiles.PhaseSpec(**{k: v for k, v in p.items() if k in profiles.PhaseSpec.__dataclass_fields__})
+            levels = profiles.step_levels(spec)
             warm = float(p.get("warmup_s", 0))
+            growth = f"each {spec.factor:g} times the last" if spec.factor else f"in steps of {spec.step}"
             text = (
-                f"steps: from {start} to {top} users in steps of {step}, each held {_duration(float(p.get('step_s', 0)))}"
-                f" ({per_second} between steps"
+                f"steps: from {levels[0]} to {levels[-1]} users {growth} ({', '.join(map(str, levels))}), "
+                f"each held {_duration(spec.step_s)} ({per_second} between steps"
             )
             out.append(text + (f"; the first {_duration(warm)} of each step discarded as warm-up)" if warm else ")"))
-            users = top
+            users = levels[-1]
         else:
             out.append(f"{kind}: {json.dumps(p)}")
     return out

@@ -2,7 +2,8 @@
 
 A profile speaks in deployment-scale users. :meth:`LoadProfile.phases` turns it into the labelled
 :class:`~scaleperf.results.Phase` spans of one run at a given ``scale`` (local users = round(deployment
-users x scale), at least 1), and :meth:`LoadProfile.shape` into the Locust ``LoadTestShape`` that drives it.
+users x scale), at least 1), and :meth:`LoadProfile.segments` into what the load engine's Locust shape
+(:mod:`scaleperf.load.shape`) follows. This module does not import Locust: the AWS plan reads profiles too.
 """
 
 from __future__ import annotations
@@ -12,12 +13,10 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from locust import LoadTestShape
-
 from scaleperf.errors import ScaleperfError
 from scaleperf.results import Phase
 
-DEFAULT_PATH = Path(__file__).resolve().parents[3] / "fixtures" / "profiles.toml"  # the repository's profiles
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "profiles.toml"  # the repository's profiles
 MIN_SPAWN_RATE = 0.05  # users per second; a heavily scaled-down ramp still moves
 KINDS = ("ramp", "plateau", "steps")
 
@@ -32,7 +31,8 @@ class PhaseSpec:
     duration_s: float = 0.0  # plateau
     warmup_s: float = 0.0  # plateau and each step: leading seconds analysis discards
     start: int = 0  # steps: users of the first step
-    step: int = 0  # steps: users added per step
+    step: int = 0  # steps: users added per step (linear steps)
+    factor: float = 0.0  # steps: each step's users are this multiple of the last (geometric steps), instead of step
     max_users: int = 0  # steps: users of the last step
     step_s: float = 0.0  # steps: seconds per step
 
@@ -55,9 +55,9 @@ class LoadProfile:
         """The labelled spans of a run at ``scale`` (seconds since the run's start)."""
         return tuple(seg.phase for seg in self._segments(scale))
 
-    def shape(self, scale: float = 1.0) -> ProfileShape:
-        """A Locust shape instance that drives this profile at ``scale``."""
-        return ProfileShape(self._segments(scale))
+    def segments(self, scale: float = 1.0) -> list[Segment]:
+        """Each span with its local users and spawn rate at ``scale``: what the Locust shape follows."""
+        return self._segments(scale)
 
     def describe(self) -> dict:
         return {"name": self.name, "description": self.description, "duration_s": self.duration_s, "phases": self.raw()}
@@ -65,10 +65,10 @@ class LoadProfile:
     def raw(self) -> list[dict]:
         return [{k: v for k, v in vars(s).items() if v not in (None, 0, 0.0)} | {"kind": s.kind} for s in self.phases_spec]
 
-    def _segments(self, scale: float) -> list[_Segment]:
+    def _segments(self, scale: float) -> list[Segment]:
         if scale <= 0:
             raise ScaleperfError(f"load scale must be above 0, got {scale}")
-        segments: list[_Segment] = []
+        segments: list[Segment] = []
         t = 0.0
         users = 0
         for spec in self.phases_spec:
@@ -76,19 +76,19 @@ class LoadProfile:
             if spec.kind == "ramp":
                 target = int(spec.users or 0)
                 duration = max(abs(target - users) / spec.rate, 1.0)
-                segments.append(_Segment("ramp", "ramp", t, t + duration, target, local_users(target, scale), rate_local, 0.0))
+                segments.append(Segment("ramp", "ramp", t, t + duration, target, local_users(target, scale), rate_local, 0.0))
                 t, users = t + duration, target
             elif spec.kind == "plateau":
                 held = int(spec.users) if spec.users is not None else users
                 segments.append(
-                    _Segment(
+                    Segment(
                         "plateau", "plateau", t, t + spec.duration_s, held, local_users(held, scale), rate_local, spec.warmup_s
                     )
                 )
                 t, users = t + spec.duration_s, held
             else:
-                for i, step_users in enumerate(range(spec.start, spec.max_users + 1, spec.step), start=1):
-                    seg = _Segment(
+                for i, step_users in enumerate(step_levels(spec), start=1):
+                    seg = Segment(
                         "step",
                         f"step {i}",
                         t,
@@ -103,13 +103,23 @@ class LoadProfile:
         return segments
 
 
+def step_levels(spec: PhaseSpec) -> list[int]:
+    """The users of each step of a ``steps`` phase: start, then +step (linear) or x factor (geometric), up to
+    max_users. Geometric steps resolve a saturation point to the same relative precision at any size."""
+    levels, users = [], spec.start
+    while users <= spec.max_users:
+        levels.append(users)
+        users = max(users + 1, round(users * spec.factor)) if spec.factor else users + spec.step
+    return levels
+
+
 def local_users(deploy_users: int, scale: float) -> int:
     """Users the generator runs for ``deploy_users`` deployment-scale users (at least 1)."""
     return max(1, round(deploy_users * scale)) if deploy_users > 0 else 0
 
 
 @dataclass(frozen=True)
-class _Segment:
+class Segment:
     kind: str
     label: str
     start_s: float
@@ -130,23 +140,6 @@ class _Segment:
             deploy_users=self.deploy_users,
             warmup_s=min(self.warmup_s, self.end_s - self.start_s),
         )
-
-
-class ProfileShape(LoadTestShape):
-    """Holds each segment's users (spawning at its rate) and stops when the last segment ends."""
-
-    def __init__(self, segments: list[_Segment]) -> None:
-        super().__init__()
-        self.segments = segments
-
-    def tick(self) -> tuple[int, float] | None:
-        return self.at(self.get_run_time())
-
-    def at(self, t: float) -> tuple[int, float] | None:
-        for seg in self.segments:
-            if seg.start_s <= t < seg.end_s:
-                return seg.users, seg.rate
-        return None
 
 
 # ------------------------------------------------------------------------------------------- reading
@@ -171,8 +164,12 @@ def _spec(profile: str, index: int, raw: dict, source: Path) -> PhaseSpec:
         raise ScaleperfError(f"{where}: a ramp needs users (the users to reach)")
     if kind == "plateau" and spec.duration_s <= 0:
         raise ScaleperfError(f"{where}: a plateau needs duration_s above 0")
-    if kind == "steps" and not (spec.step > 0 and spec.step_s > 0 and spec.max_users >= spec.start > 0):
-        raise ScaleperfError(f"{where}: steps need start > 0, step > 0, step_s > 0 and max_users >= start")
+    if kind == "steps" and not (spec.step_s > 0 and spec.max_users >= spec.start > 0):
+        raise ScaleperfError(f"{where}: steps need start > 0, step_s > 0 and max_users >= start")
+    if kind == "steps" and (spec.step > 0) == (spec.factor > 0):
+        raise ScaleperfError(f"{where}: steps need either step (users added per step) or factor (above 1), not both")
+    if kind == "steps" and spec.factor and spec.factor <= 1:
+        raise ScaleperfError(f"{where}: factor must be above 1 (each step larger than the last)")
     return spec
 
 
