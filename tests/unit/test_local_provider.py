@@ -11,6 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import bcrypt
+import numpy as np
 import psutil
 import psycopg
 import pytest
@@ -171,9 +172,9 @@ def test_horizontal1_balances_each_request_and_records_shares(provider) -> None:
         time.sleep(1.2)
         series = {t.component: t for t in dep.telemetry(dep.started_at, time.time())}
     assert len(pids) == 4, "HAProxy sent one connection's requests to every instance"
-    shares = facts["balancer"]["request_share"]
-    assert set(shares) == {"app-1", "app-2", "app-3", "app-4"} and all(v > 0.1 for v in shares.values())
     assert set(series) == {"app-1", "app-2", "app-3", "app-4", "db", "lb"}
+    served = {name: float(np.nansum(series[name].requests)) for name in ("app-1", "app-2", "app-3", "app-4")}
+    assert sum(served.values()) >= 16 and all(n >= 2 for n in served.values()), served  # each instance's share is counted
     assert series["db"].tier == "db" and len(series["app-1"].t) >= 1
     assert leftovers(facts, workdir) == []
 
@@ -196,7 +197,7 @@ def test_reuseport_fallback_serves_every_instance_on_one_port(users) -> None:
         pids = set()
         for _ in range(24):  # a new connection each time: the kernel spreads connections
             pids.add(json.load(urllib.request.urlopen(dep.base_url + "/about", timeout=5))["pid"])
-    assert facts["balancer"]["kind"] == "reuseport" and facts["balancer"]["request_share"] is None
+    assert facts["balancer"]["kind"] == "reuseport"
     assert len({inst["port"] for inst in facts["instances"]}) == 1
     assert len(pids) >= 2, "SO_REUSEPORT spread 24 connections over one instance only"
     assert leftovers(facts, workdir) == []

@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 from scaleperf import results
 from scaleperf.analysis import slo
 from scaleperf.analysis.verdict import ComparisonVerdict
-from scaleperf.report import bottleneck, colors, document, extras, plots
+from scaleperf.report import bottleneck, colors, describe, document, extras, plots
 from scaleperf.results import Phase, RunResult, Samples, Telemetry
 
 GROUPS = ("polls", "auth", "writes", "reads")
@@ -79,7 +79,11 @@ def synthetic_run(config: str, replicate: int = 1, *, seed: int = 0, meta: dict 
     n_apps = 4 if config.startswith("horizontal") else 1
     app_cpu = np.minimum(100, 100 * load / capacity / 1.05)
     app_throttled = np.maximum(0, 60 * (load / capacity - 1))
-    apps = tuple(Telemetry(f"app-{i + 1}", "app", t, app_cpu, app_throttled, t * 0 + 200) for i in range(n_apps))
+    served = np.array(series["rps"], dtype=float)
+    weights = (0.4, 0.2, 0.2, 0.2) if n_apps == 4 else (1.0,)  # what the balancer gave each instance
+    apps = tuple(
+        Telemetry(f"app-{i + 1}", "app", t, app_cpu, app_throttled, t * 0 + 200, served * weights[i]) for i in range(n_apps)
+    )
     telemetry = (*apps, Telemetry("db", "db", t, 10 + load * 0.3, np.full(120, np.nan), t * 0 + 300))
     base_meta = {
         "config": config,
@@ -245,6 +249,25 @@ def test_extras_for_saturation_and_comparison():
     out = extras.extras_for_comparison(_verdict(), {"vertical": [synthetic_run("vertical")], "single": [run]})
     assert [e["format_type"] for e in out] == ["image", "image", "html"]
     assert "Cliff" in out[-1]["content"] and "0.600 to 0.660" in out[-1]["content"]
+
+
+def test_facts_read_as_words_and_count_each_instance_share_of_the_requests():
+    deployment = {
+        "provider": "local",
+        "config": {"name": "horizontal1", "app_instances": 4},
+        "balancer": {"kind": "haproxy", "port": 4100, "how": "HAProxy, HTTP round robin per request", "pid": 12},
+        "db": {"cpus": 0.35, "memory_bytes": 8 * 2**30, "settings": {"max_connections": "500"}, "port": 5},
+        "instances": [{"name": f"app-{i}", "port": 4000 + i, "cpus": 0.175, "memory_bytes": 4 * 2**30} for i in range(4)],
+    }
+    run = synthetic_run("horizontal1", meta={"deployment": deployment})
+    facts = dict(describe.facts(run))
+    total = float(np.sum(run.series["rps"]))
+    assert facts["requests served per app instance (whole run)"].startswith(f"app-1 40% ({0.4 * total:.0f}), app-2 20%")
+    assert facts["load balancer"] == "HAProxy, HTTP round robin per request"
+    assert facts["database server"] == "cpus 0.35; memory 8 GiB; settings (max connections 500)"
+    assert facts["app instance processes"] == "4 x (cpus 0.175; memory 4 GiB)"
+    assert not any("{" in value or "port" in value for value in facts.values())  # no raw dicts, no addresses
+    assert "requests served per app instance (whole run)" not in dict(describe.facts(synthetic_run("single")))
 
 
 def test_limiting_tier_comes_from_telemetry():

@@ -202,14 +202,6 @@ class Balancer:
             counts["lb"] = sum(counts.values())
         return counts
 
-    def shares(self) -> dict[str, float] | None:
-        """Each instance's fraction of the requests so far (None when the balancer cannot count)."""
-        counts = {k: v for k, v in self.request_counts().items() if k != "lb"}
-        total = sum(counts.values())
-        if not counts or total == 0:
-            return None
-        return {k: v / total for k, v in sorted(counts.items())}
-
     def describe(self) -> dict:
         what = {
             "haproxy": "HAProxy, HTTP round robin per request, /health checked every second",

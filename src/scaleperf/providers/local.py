@@ -329,7 +329,6 @@ class LocalDeployment:
 
     # -- the Deployment protocol ------------------------------------------------------------------
     def describe(self) -> dict:
-        shares = self.balancer.shares() if self.balancer else None
         balancer = self.balancer.describe() if self.balancer else {"kind": self.balancer_kind}
         return {
             "provider": "local",
@@ -339,7 +338,7 @@ class LocalDeployment:
             "scale_reason": self.provider.scale_reason,
             "limits": {"mechanism": self.mechanism.name, "detail": self.mechanism.detail, "warning": self.mechanism.warning},
             "cfs_period_us": self.provider.cfs_period_us,
-            "balancer": {**balancer, "request_share": shares},
+            "balancer": balancer,  # the requests each instance served are in the run's telemetry
             "instances": [
                 {
                     "name": plan.name,

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 
+import numpy as np
+
 from scaleperf.errors import ScaleperfError
 from scaleperf.report.redact import scrub
 from scaleperf.results import RunResult
@@ -37,8 +39,17 @@ LABELS = {
     "limit_mechanism": "CPU limit mechanism",
     "cpu_limit": "CPU limit mechanism",
     "region": "region",
+    "limits": "CPU and memory limits",
+    "cfs_period_us": "CFS period (us)",
+    "db": "database server",
+    "scale_reason": "why this scale",
+    "provision_s": "provisioning time (s)",
+    "request_share": "requests served per app instance (whole run)",
 }
-SKIP = {"base_url", "run_id", "name"}  # facts that say nothing about the configuration's shape
+LIST_LABELS = {"instances": "app instance processes"}  # a list under a key whose scalar form has a label already
+SKIP = {"base_url", "run_id", "name", "config"}  # facts that say nothing about the shape (config: the catalogue's, above)
+NESTED_SKIP = {"port", "pid", "base_url", "command", "name", "kind"}  # inside nested facts: addresses, not shape
+GIB = 1024**3
 
 
 def deployment_facts(result: RunResult) -> dict:
@@ -73,13 +84,56 @@ def facts(result: RunResult) -> list[tuple[str, str]]:
     merged |= {k: v for k, v in _catalogue_facts(result.config).items() if k not in SKIP}
     merged |= {k: v for k, v in deployment_facts(result).items() if k not in SKIP}
     merged["scale"] = result.scale
+    merged["request_share"] = request_share(result)
     labelled: dict[str, str] = {}
     for key, value in merged.items():
         if value is None or value == "" or (isinstance(value, (dict, list)) and not value):
             continue
-        label = LABELS.get(key, key.replace("_", " "))
+        label = LIST_LABELS.get(key) if isinstance(value, list) and key in LIST_LABELS else None
+        label = label or LABELS.get(key, key.replace("_", " "))
         if label in labelled:
             continue
-        labelled[label] = f"{value:g}" if isinstance(value, float) else str(value)
+        labelled[label] = render(value)
     order = list(dict.fromkeys(LABELS.values()))
     return sorted(labelled.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order))
+
+
+def request_share(result: RunResult) -> str:
+    """Each app instance's share of the requests it served over the run, from the target's own counters
+    (the load balancer's), e.g. "app-1 25% (199), app-2 25% (198)"; empty when nothing counted them."""
+    served = {
+        t.component: float(np.nansum(t.requests))
+        for t in result.telemetry
+        if t.tier == "app" and t.requests is not None and np.isfinite(t.requests).any()
+    }
+    total = sum(served.values())
+    if len(served) < 2 or total <= 0:
+        return ""
+    return ", ".join(f"{name} {n / total:.0%} ({n:.0f})" for name, n in sorted(served.items()))
+
+
+def render(value: object, nested: bool = False) -> str:
+    """A fact's value in words: nested facts flattened to "key value; ...", sizes in GiB, repeats counted."""
+    if isinstance(value, bool) or value is None:
+        return str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        if value.get("how"):  # a load balancer: how it balances (the shares it gave are counted in telemetry)
+            return str(value["how"])
+        parts = []
+        for k, v in value.items():
+            if k in NESTED_SKIP or v is None or v == "" or (isinstance(v, (dict, list)) and not v):
+                continue
+            if k.endswith("_bytes") and isinstance(v, (int, float)):
+                parts.append(f"{k.removesuffix('_bytes').replace('_', ' ')} {v / GIB:g} GiB")
+            else:
+                parts.append(f"{k.replace('_', ' ')} {render(v, nested=True)}")
+        return f"({', '.join(parts)})" if nested else "; ".join(parts)
+    if isinstance(value, list):
+        counted: dict[str, int] = {}
+        for item in value:
+            text = render(item)
+            counted[text] = counted.get(text, 0) + 1
+        return ", ".join(f"{n} x ({text})" if n > 1 or isinstance(value[0], dict) else text for text, n in counted.items())
+    return str(value)
