@@ -9,6 +9,8 @@ import pytest
 from test_analysis_slo import make_run
 
 from scaleperf.analysis import saturation, slo
+from scaleperf.load import selfcheck
+from scaleperf.profiles import load_profile
 from scaleperf.results import Phase
 
 SLOS = [
@@ -18,21 +20,52 @@ SLOS = [
 ]
 
 
-def closed_system(users: list[int], capacity: float, *, scale: float = 1.0, seed: int = 0, **kw):
+def closed_system(users: list[int], capacity: float, *, scale: float = 1.0, seed: int = 0, plateau: int | None = None, **kw):
     """Each local user asks once a second; the server serves at most ``capacity`` req/s.
 
-    Below capacity responses take ~50 ms; beyond it the queue makes them grow with the overload.
+    Below capacity responses take ~50 ms; beyond it the queue makes them grow with the overload.  With
+    ``plateau``, a 40 s plateau of that many deployment users (10 s warm-up) comes before the 30 s steps.
     """
-    segments = []
+    phases = []
     t = 0.0
+    if plateau is not None:
+        local = max(1, round(plateau * scale))
+        phases.append(Phase(kind="plateau", label="plateau", start_s=0, end_s=40, users=local, deploy_users=plateau, warmup_s=10))
+        t = 40.0
     for i, n in enumerate(users):
         local = max(1, round(n * scale))
-        phase = Phase(kind="step", label=f"step {i + 1}", start_s=t, end_s=t + 30, users=local, deploy_users=n, warmup_s=10)
-        achieved = min(local, capacity)
-        over = max(0.0, local / capacity - 1)
-        segments.append((phase, achieved, lambda rng, k, over=over: 50 + 1000 * over + rng.uniform(-5, 5, k), 0.0))
+        label = f"step {i + 1}"
+        phases.append(Phase(kind="step", label=label, start_s=t, end_s=t + 30, users=local, deploy_users=n, warmup_s=10))
         t += 30
-    return make_run(segments, scale=scale, seed=seed, **kw)
+    return closed_loop(phases, capacity, scale=scale, seed=seed, **kw)
+
+
+def closed_loop(phases, capacity: float, **kw):
+    """``closed_system`` over given phases: a ramp offers half its users' requests on average."""
+    segments = []
+    for phase in phases:
+        asked = phase.users / 2 if phase.kind == "ramp" else phase.users
+        over = max(0.0, asked / capacity - 1)
+        segments.append((phase, min(asked, capacity), lambda rng, k, over=over: 50 + 1000 * over + rng.uniform(-5, 5, k), 0.0))
+    return make_run(segments, **kw)
+
+
+def busy_generator(*windows: tuple[float, float]):
+    """A generator CPU series (seconds -> %) at 99 % inside ``windows``, 20 % elsewhere."""
+
+    def cpu(secs):
+        busy = np.zeros(len(secs), dtype=bool)
+        for start, end in windows:
+            busy |= (secs >= start) & (secs < end)
+        return np.where(busy, 99.0, 20.0)
+
+    return cpu
+
+
+def engine_checks(cpu, seconds: int, **kw) -> dict:
+    """The run-wide checks the load engine would write for that CPU series."""
+    args = dict(lag_ms=np.ones(100), paced_waits=100, cpu_warnings=0, lost_workers=[])
+    return selfcheck.checks(cpu_per_s=cpu(np.arange(float(seconds))), **{**args, **kw})
 
 
 def test_saturation_point_is_the_last_step_that_holds():
@@ -83,7 +116,7 @@ def test_errors_break_a_step():
 
 @pytest.mark.parametrize(
     ("kw", "why"),
-    [({"saturated": True}, "load generator saturated first"), ({"complete": False}, "did not complete")],
+    [({"saturated": True}, "load generator could not be trusted on step 1"), ({"complete": False}, "did not complete")],
 )
 def test_untrustworthy_runs_are_inconclusive(kw, why):
     v = saturation.find(closed_system([20, 40, 60, 80, 100], capacity=60, **kw), SLOS, minimum_users=10)
@@ -138,3 +171,112 @@ def test_disagreeing_cross_check_gives_a_range():
 def test_knee_of_a_straight_line_is_none():
     assert saturation.knee(np.array([1, 2, 3, 4.0]), np.array([2, 4, 6, 8.0])) is None
     assert saturation.knee(np.array([10, 20, 30, 40, 50.0]), np.array([10, 20, 30, 30, 30.0])) == 30
+
+
+# ------------------------------------------------------------------------- the load generator, step by step
+STEPS = [20, 40, 60, 80, 100, 120, 140, 160]  # with capacity 100: step 5 holds, step 6 decides
+
+
+def step_window(i: int) -> tuple[float, float]:
+    """The judged window of step ``i`` (1-based) of ``closed_system`` without a plateau."""
+    return (30 * (i - 1) + 10, 30 * i)
+
+
+def test_a_generator_overload_after_the_deciding_step_does_not_void_the_verdict():
+    cpu = busy_generator(step_window(8))
+    checks = engine_checks(cpu, 240)
+    assert checks["saturated"]  # the run-wide self-check flags the run
+    v = saturation.find(closed_system(STEPS, capacity=100, gen_cpu=cpu, checks=checks), SLOS, minimum_users=90)
+    assert v.result == "value" and v.users == 100 and v.outcome == "pass", v.reason
+    trusted = [s["generator_trusted"] for s in v.figures["steps"]]
+    assert trusted == [True] * 7 + [False]
+    assert "CPU p95 99%" in v.figures["steps"][7]["generator_problems"][0]
+    assert v.figures["fitted_steps"] == 7 and "could not be trusted from step 8 on" in v.reason
+
+
+@pytest.mark.parametrize("step", [6, 3, 1])
+def test_a_generator_overload_at_or_before_the_deciding_step_is_inconclusive(step):
+    cpu = busy_generator(step_window(step))
+    v = saturation.find(closed_system(STEPS, capacity=100, gen_cpu=cpu, checks=engine_checks(cpu, 240)), SLOS)
+    assert v.outcome == "inconclusive" and v.result == "inconclusive"
+    assert f"could not be trusted on step {step} (load generator CPU p95 99%" in v.reason
+    assert ("held, up to" in v.reason) == (step > 1)
+    assert [s["generator_trusted"] for s in v.figures["steps"]] == [i != step for i in range(1, 9)]
+
+
+def test_not_reached_rests_on_every_step():
+    cpu = busy_generator(step_window(4))
+    v = saturation.find(closed_system([10, 20, 30, 40], capacity=100, gen_cpu=cpu, checks=engine_checks(cpu, 120)), SLOS)
+    assert v.outcome == "inconclusive" and "step 1 to step 3 held, up to 30 users" in v.reason
+
+
+def test_run_wide_task_lag_voids_every_step_and_says_so():
+    cpu = busy_generator()
+    checks = engine_checks(cpu, 240, lag_ms=np.full(100, 400.0))
+    v = saturation.find(closed_system(STEPS, capacity=100, gen_cpu=cpu, checks=checks), SLOS)
+    assert v.outcome == "inconclusive" and "on step 1" in v.reason and "over the whole run" in v.reason
+
+
+# ------------------------------------------------------------------------------------ the offered load
+ERRORS_ONLY = [slo.parse_threshold("f", "local", "all.error_rate", "< 1 %")]
+
+
+def test_offered_load_comes_from_the_plateau():
+    # 60 req/s of capacity: the 50-user plateau keeps up, the first step (80 users) already does not. Its
+    # latency stays within every SLO here, so only throughput tracking can tell.
+    v = saturation.find(closed_system([80, 100], capacity=60, plateau=50), ERRORS_ONLY, minimum_users=80)
+    basis = v.figures["offered_basis"]
+    assert basis["source"] == "plateau" and basis["per_user_rps"] == pytest.approx(1.0, rel=0.05)
+    assert v.steps[0].offered_rps == pytest.approx(80, rel=0.05) and v.steps[0].tracking == pytest.approx(0.75, abs=0.05)
+    assert v.result == "below first step" and v.outcome == "fail", v.reason
+    assert "(at the plateau's per-user rate)" in v.reason
+    # Without the plateau the saturated first step sets the standard, and 80 users look sustained.
+    v = saturation.find(closed_system([80, 100], capacity=60), ERRORS_ONLY, minimum_users=80)
+    assert v.figures["offered_basis"]["source"] == "first steps" and v.figures["offered_basis"]["steps"] == ["step 1"]
+    assert v.result == "value" and v.users == 80
+
+
+def test_a_plateau_that_broke_an_slo_does_not_set_the_offered_load():
+    v = saturation.find(closed_system([80, 100], capacity=40, plateau=60), SLOS)
+    basis = v.figures["offered_basis"]
+    assert basis["source"] == "first steps"
+    assert basis["plateau_not_used"] == "the plateau broke all.p95<250ms, all.throughput>=1000/s"  # a plateau floor counts there
+
+
+def test_a_plateau_without_a_trusted_generator_does_not_set_the_offered_load():
+    cpu = busy_generator((10, 40))
+    run = closed_system([20, 40, 60], capacity=100, plateau=20, gen_cpu=cpu, checks=engine_checks(cpu, 130))
+    v = saturation.find(run, SLOS)
+    basis = v.figures["offered_basis"]
+    assert basis["source"] == "first steps" and "could not be trusted on the plateau" in basis["plateau_not_used"]
+    assert v.result == "not reached" and v.outcome == "pass", v.reason  # the steps themselves were sound
+
+
+# --------------------------------------------------------------------------------- declared minimums
+@pytest.mark.parametrize(("minimum", "outcome"), [(60, "fail"), (50, "fail"), (40, "inconclusive")])
+def test_below_the_first_step_fails_a_minimum_not_below_it(minimum, outcome):
+    v = saturation.find(closed_system([50, 60, 70, 80], capacity=20), SLOS, minimum_users=minimum)
+    assert v.result == "below first step" and v.outcome == outcome, v.reason
+    if outcome == "fail":
+        assert f"below the minimum {minimum}" in v.reason
+    else:
+        assert "start the steps below it" in v.reason
+
+
+def test_below_the_first_step_with_an_untrusted_generator_there_is_not_a_failure():
+    cpu = busy_generator(step_window(1))
+    run = closed_system([50, 60, 70, 80], capacity=20, gen_cpu=cpu, checks=engine_checks(cpu, 120))
+    v = saturation.find(run, SLOS, minimum_users=60)
+    assert v.outcome == "inconclusive" and "step 1" in v.reason
+
+
+@pytest.mark.parametrize("config", ["single", "vertical", "horizontal1", "horizontal2"])
+def test_committed_local_minimum_judges_the_smoke_profile(config):
+    # A configuration that saturates at 65 users, between the smoke profile's plateau and its first step.
+    phases = load_profile("smoke").phases(1.0)
+    plateau, first = (min(p.deploy_users for p in phases if p.kind == kind) for kind in ("plateau", "step"))
+    assert plateau < 65 < first
+    minimum = slo.saturation_minimum(None, "local", config)
+    v = saturation.find(closed_loop(phases, capacity=65), slo.load_slos(None, "local"), minimum_users=minimum)
+    assert v.result == "below first step", v.reason
+    assert v.outcome == ("pass" if minimum is None else "fail" if minimum >= first else "inconclusive"), v.reason

@@ -10,6 +10,7 @@ import pytest
 
 from scaleperf.analysis import slo
 from scaleperf.errors import ScaleperfError
+from scaleperf.load import selfcheck
 from scaleperf.results import SAMPLE_DTYPES, Phase, RunResult, Samples
 
 GROUPS = ("polls", "auth", "writes", "reads")
@@ -26,11 +27,15 @@ def make_run(
     saturated: bool = False,
     seed: int = 0,
     group_of: Callable[[np.random.Generator, int], np.ndarray] | None = None,
+    gen_cpu: Callable[[np.ndarray], np.ndarray] | None = None,
+    checks: dict | None = None,
 ) -> RunResult:
     """A run whose requests arrive uniformly at ``rps`` in each phase, latencies drawn by the given sampler.
 
     segments: (phase, rps, latency sampler (rng, n) -> ms, error probability).  Groups are drawn uniformly
-    unless ``group_of`` says otherwise.  The per-second series is computed from the samples.
+    unless ``group_of`` says otherwise.  The per-second series is computed from the samples; the generator's
+    CPU is 20 % each second unless ``gen_cpu`` (seconds -> %) says otherwise.  ``checks`` replaces the
+    run-wide self-checks that ``saturated`` would set.
     """
     rng = np.random.default_rng(seed)
     cols: dict[str, list[np.ndarray]] = {k: [] for k in SAMPLE_DTYPES}
@@ -67,10 +72,11 @@ def make_run(
         "p50_ms": p95 * 0.5,
         "p95_ms": p95,
         "p99_ms": p95 * 1.2,
-        "gen_cpu_pct": np.full(end, 20.0),
+        "gen_cpu_pct": np.full(end, 20.0) if gen_cpu is None else np.asarray(gen_cpu(secs), dtype=np.float64),
     }
     meta = {"config": config, "replicate": replicate, "scale": scale, "profile": profile, "complete": complete}
-    checks = {"saturated": saturated, "reasons": ["generator CPU 97 %"] if saturated else []}
+    if checks is None:
+        checks = {"saturated": saturated, "reasons": ["generator CPU 97 %"] if saturated else []}
     return RunResult(meta=meta, phases=tuple(p for p, *_ in segments), samples=samples, series=series, checks=checks)
 
 
@@ -139,6 +145,49 @@ def test_parse_errors_name_the_file_and_key(tmp_path, text, needle):
     assert needle in str(err.value)
 
 
+def test_an_slo_may_name_the_phases_it_is_judged_on(tmp_path):
+    path = write(
+        tmp_path,
+        '[local.thresholds]\n"auth.p95" = { threshold = "< 2 s", phases = ["plateau", "ramp"] }\n'
+        '"polls.p95" = { threshold = "< 250 ms" }\n"all.p99" = "< 2 s"\n',
+    )
+    slos = {s.key: s for s in slo.load_slos(path, "local")}
+    assert slos["auth.p95"].phases == ("ramp", "plateau") and slos["auth.p95"].threshold == 2000
+    assert slos["polls.p95"].phases == ("plateau",) and slos["all.p99"].phases == ("plateau",)
+    assert slos["auth.p95"].id == "auth.p95<2s"
+
+
+@pytest.mark.parametrize(
+    ("entry", "needle"),
+    [
+        ('{ threshold = "< 2 s", phases = ["steps"] }', "unknown phase 'steps'"),
+        ('{ threshold = "< 2 s", phases = [] }', "phases must be a list"),
+        ('{ threshold = "< 2 s", phases = "ramp" }', "phases must be a list"),
+        ('{ phases = ["ramp"] }', "no threshold"),
+        ('{ threshold = "< 2 s", window = "ramp" }', "unknown key 'window'"),
+        ('{ threshold = 2, phases = ["ramp"] }', "must be a string"),
+    ],
+)
+def test_bad_phases_name_the_file_and_key(tmp_path, entry, needle):
+    path = write(tmp_path, f'[local.thresholds]\n"auth.p95" = {entry}\n')
+    with pytest.raises(ScaleperfError) as err:
+        slo.load_slos(path, "local")
+    assert str(path) in str(err.value) and "'auth.p95'" in str(err.value)
+    assert needle in str(err.value)
+
+
+def test_minimums_are_per_provider_and_configuration(tmp_path):
+    path = write(
+        tmp_path,
+        '[local.thresholds]\n"all.p99" = "< 2 s"\n[local.saturation_min_users]\nsingle = 90\nhorizontal2 = 240\n'
+        '[aws.thresholds]\n"all.p99" = "< 2 s"\n[aws.saturation_min_users]\nsingle = 600\n',
+    )
+    assert slo.saturation_minimum(path, "local", "single") == 90
+    assert slo.saturation_minimum(path, "local", "horizontal2") == 240
+    assert slo.saturation_minimum(path, "aws", "single") == 600
+    assert slo.saturation_minimum(path, "aws", "horizontal2") is None
+
+
 def test_missing_provider_table_and_bad_minimum_are_reported(tmp_path):
     path = write(tmp_path, '[local.thresholds]\n"polls.p95" = "< 250 ms"\n[local.saturation_min_users]\nsingle = "lots"\n')
     with pytest.raises(ScaleperfError, match=r"no \[aws\] table"):
@@ -150,6 +199,9 @@ def test_missing_provider_table_and_bad_minimum_are_reported(tmp_path):
 def test_committed_slo_file_loads_for_every_provider():
     for provider in slo.PROVIDERS:
         assert slo.load_slos(None, provider), provider
+    for provider in ("local", "aws"):  # logins happen as users arrive: the auth SLO counts the ramp
+        [auth] = [s for s in slo.load_slos(None, provider) if s.group == "auth"]
+        assert auth.phases == ("ramp", "plateau"), provider
 
 
 # -------------------------------------------------------------------------------------- evaluating
@@ -200,7 +252,7 @@ def test_error_rate_mean_and_throughput():
 
 @pytest.mark.parametrize(
     ("kw", "why"),
-    [({"complete": False}, "did not complete"), ({"saturated": True}, "load generator saturated")],
+    [({"complete": False}, "did not complete"), ({"saturated": True}, "load generator could not be trusted")],
 )
 def test_untrustworthy_runs_are_inconclusive(kw, why):
     [v] = slo.evaluate(plateau_run(constant(10), **kw), [slo.parse_threshold("f", "local", "all.p95", "< 100 ms")])
@@ -219,3 +271,72 @@ def test_too_few_samples_or_no_plateau_is_inconclusive():
     ramp_only = RunResult(meta=run.meta, phases=run.phases[:1], samples=run.samples, series=run.series, checks=run.checks)
     [v] = slo.evaluate(ramp_only, [slo.parse_threshold("f", "local", "all.p95", "< 100 ms")])
     assert v.outcome == "inconclusive" and "no plateau" in v.reason
+
+
+# ------------------------------------------------------------------------------- phases of an SLO
+AUTH = GROUPS.index("auth")
+
+
+def auth_only_on_arrival(run: RunResult) -> RunResult:
+    """``plateau_run`` with no auth request after the warm-up: users log in while they arrive, then poll."""
+    group = run.samples.group.copy()
+    group[(run.samples.t >= 50) & (group == AUTH)] = GROUPS.index("polls")
+    samples = Samples(**{**run.samples.columns(), "group": group}, names=run.samples.names, groups=run.samples.groups,
+                      error_kinds=run.samples.error_kinds)  # fmt: skip
+    return RunResult(meta=run.meta, phases=run.phases, samples=samples, series=run.series, checks=run.checks)
+
+
+def test_auth_is_judged_on_the_ramp_and_plateau_without_the_plateau_warm_up():
+    run = auth_only_on_arrival(plateau_run(constant(10)))  # ramp 1000 ms, plateau warm-up 2000 ms, plateau 10 ms
+    t, group = run.samples.t, run.samples.group
+    in_ramp = int(((t < 30) & (group == AUTH)).sum())
+    assert in_ramp >= slo.MIN_SAMPLES["p95"] and ((t >= 30) & (t < 50) & (group == AUTH)).any()
+    plateau_only = slo.parse_threshold("f", "local", "auth.p95", "< 2 s")
+    arriving = slo.parse_threshold("f", "local", "auth.p95", {"threshold": "< 2 s", "phases": ["ramp", "plateau"]})
+    strict = slo.parse_threshold("f", "local", "auth.p95", {"threshold": "< 500 ms", "phases": ["ramp", "plateau"]})
+    before, after, tight = slo.evaluate(run, [plateau_only, arriving, strict])
+    assert before.outcome == "inconclusive" and before.n_samples == 0 and "0 auth requests" in before.reason
+    assert after.outcome == "pass", after.reason
+    assert after.n_samples == in_ramp and after.measured == pytest.approx(1000)  # warm-up (2000 ms) left out
+    assert after.window == (0, 150) and after.figures["windows"] == [[0, 30], [50, 150]]
+    assert after.figures["phases"] == ["ramp", "plateau"] and "ramp 0-30 s, plateau 50-150 s" in after.reason
+    assert tight.outcome == "fail" and tight.measured == pytest.approx(1000)
+
+
+def test_auth_with_too_few_logins_stays_inconclusive_with_the_count():
+    run = auth_only_on_arrival(plateau_run(constant(10)))
+    keep = ~((run.samples.group == AUTH) & (run.samples.t < 30)) | (np.arange(len(run.samples)) % 4 == 0)
+    thin = RunResult(meta=run.meta, phases=run.phases, samples=run.samples.select(keep), series=run.series, checks=run.checks)
+    n = int(((thin.samples.group == AUTH) & (thin.samples.t < 30)).sum())
+    assert 0 < n < slo.MIN_SAMPLES["p95"]
+    arriving = slo.parse_threshold("f", "local", "auth.p95", {"threshold": "< 2 s", "phases": ["ramp", "plateau"]})
+    [v] = slo.evaluate(thin, [arriving])
+    assert v.outcome == "inconclusive" and v.n_samples == n
+    assert f"{n} auth requests over ramp 0-30 s, plateau 50-150 s, need at least 100" in v.reason
+
+
+def test_a_generator_overload_outside_the_judged_span_leaves_the_slo_judged():
+    # The generator is overloaded for the whole ramp: the run as a whole is flagged (CPU p95 99 %), yet the
+    # plateau's numbers are sound; an SLO that counts the ramp is not.
+    def gen_cpu(secs):
+        return np.where(secs < 30, 99.0, 20.0)
+
+    cpu = gen_cpu(np.arange(150.0))
+    run_checks = selfcheck.checks(cpu_per_s=cpu, lag_ms=np.ones(10), paced_waits=10, cpu_warnings=0, lost_workers=[])
+    assert run_checks["saturated"]
+    run = plateau_run(constant(10), gen_cpu=gen_cpu, checks=run_checks)
+    plateau_only = slo.parse_threshold("f", "local", "all.p95", "< 100 ms")
+    arriving = slo.parse_threshold("f", "local", "all.p95", {"threshold": "< 2 s", "phases": ["ramp", "plateau"]})
+    on_plateau, with_ramp = slo.evaluate(run, [plateau_only, arriving])
+    assert on_plateau.outcome == "pass", on_plateau.reason
+    assert with_ramp.outcome == "inconclusive"
+    assert "could not be trusted over 0-150 s" in with_ramp.reason and "CPU p95 99%" in with_ramp.reason
+
+
+def test_a_generator_overload_on_the_plateau_is_inconclusive():
+    def gen_cpu(secs):
+        return np.where((secs >= 60) & (secs < 140), 97.0, 20.0)
+
+    run = plateau_run(constant(10), gen_cpu=gen_cpu, checks={"saturated": False, "reasons": []})
+    [v] = slo.evaluate(run, [slo.parse_threshold("f", "local", "all.p95", "< 100 ms")])
+    assert v.outcome == "inconclusive" and "load generator CPU p95 97% > 90% over 50-150 s" in v.reason

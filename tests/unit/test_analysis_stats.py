@@ -6,7 +6,10 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats as sps
+from scipy.integrate import quad
 from scipy.signal import lfilter
+from scipy.stats import norm
 
 from scaleperf.analysis import stats
 
@@ -50,6 +53,53 @@ def test_minimum_detectable_effect_shrinks_with_replicates():
     assert stats.mde(0.1, n, n) <= 0.2 < stats.mde(0.1, n - 1, n - 1)
     assert stats.replicates_needed(0.0, 0.2) == stats.MIN_REPLICATES
     assert stats.replicates_needed(5.0, 0.01) is None
+
+
+def test_minimum_replicates_depend_on_the_family_size():
+    assert stats.min_exact_mwu_p(4, 4) == pytest.approx(2 / 70)
+    assert stats.min_exact_mwu_p(5, 5) == pytest.approx(2 / 252)
+    assert stats.min_exact_mwu_p(4, 6) == pytest.approx(2 / 210)
+    a, b = np.arange(5.0), np.arange(5.0) + 10
+    assert stats.min_exact_mwu_p(5, 5) == pytest.approx(float(stats.mann_whitney_p(a, b)))  # scipy's exact minimum
+    assert stats.min_replicates(1) == stats.MIN_REPLICATES == 4  # 2/70 = 0.029 <= 0.05
+    assert [stats.min_replicates(m) for m in (2, 4, 6)] == [5, 5, 5]  # 2/252 = 0.0079 <= 0.05/6
+    assert stats.min_replicates(7) == 6 and stats.min_replicates(23) == 6 and stats.min_replicates(24) == 7
+    for m in range(1, 40):  # the smallest n whose best p clears Holm's first threshold
+        n = stats.min_replicates(m)
+        assert stats.min_exact_mwu_p(n, n) <= 0.05 / m < stats.min_exact_mwu_p(n - 1, n - 1)
+    assert stats.min_replicates(4, alpha=0.01) == 6
+
+
+def test_minimum_detectable_effect_accounts_for_the_family():
+    assert stats.mde(0.1, 4, 4, family_size=4) == float("inf")  # 4 v 4 cannot be significant over four claims
+    assert stats.mde(0.1, 5, 5, family_size=4) > stats.mde(0.1, 5, 5)  # the per-claim threshold is alpha / 4
+    n = stats.replicates_needed(0.1, 0.3, family_size=4)
+    assert n >= 5 and stats.mde(0.1, n, n, family_size=4) <= 0.3 < stats.mde(0.1, n - 1, n - 1, family_size=4)
+    assert stats.replicates_needed(0.0, 0.3, family_size=4) == 5
+    assert stats.replicates_needed(0.1, 0.3, family_size=4) >= stats.replicates_needed(0.1, 0.3)
+
+
+def test_rank_test_power_matches_the_exact_figure_at_5_v_5():
+    # Over four claims, 5 v 5 is significant only on complete separation: P(every a below every b) + the reverse.
+    d = 2.5
+    below = quad(lambda x: 5 * norm.pdf(x) * norm.cdf(x) ** 4 * norm.sf(x - d) ** 5, -12, 12 + d)[0]
+    above = quad(lambda x: 5 * norm.pdf(x - d) * norm.cdf(x - d) ** 4 * norm.sf(x) ** 5, -12, 12 + d)[0]
+    simulated = stats.mwu_power(d, 5, 5, 0.05 / 4)
+    assert simulated == pytest.approx(below + above, abs=0.025)  # 3 standard errors of 4 000 draws
+    assert stats.mwu_power(d, 5, 5, 0.05 / 4) == simulated  # fixed seed: the same figure every time
+    assert stats.mwu_power(0.0, 5, 5, 0.05) == pytest.approx(0.05, abs=0.02)  # at no shift, the attainable level
+    assert stats.mwu_power(d, 4, 4, 0.05 / 4) == 0.0  # 2/70 > 0.0125: never significant
+
+
+def test_minimum_detectable_effect_meets_the_normal_approximation_for_many_replicates():
+    def approximation(s: float, n: int, m: int) -> float:
+        z = sps.t.ppf(1 - 0.05 / m / 2, 2 * n - 2) + sps.t.ppf(0.8, 2 * n - 2)
+        return math.expm1(z * s * math.sqrt(2 / n) / math.sqrt(3 / math.pi))
+
+    n = stats.MAX_SIMULATED_POWER_N
+    assert stats.mde(0.1, n, n, family_size=4) == pytest.approx(approximation(0.1, n, 4), rel=0.03)
+    assert stats.mde(0.1, n + 1, n + 1, family_size=4) == pytest.approx(approximation(0.1, n + 1, 4), rel=1e-9)
+    assert stats.mde(0.1, 5, 5, family_size=4) > approximation(0.1, 5, 4)  # the discrete exact test at 5 v 5 needs more
 
 
 def test_relative_sd_uses_logs_unless_a_value_is_zero():

@@ -7,7 +7,8 @@ the run's value for a metric is the mean of its batch values.  Raw per-request s
 Per declared expectation: a two-sided Mann-Whitney U test on the replicate values, Holm-adjusted over all
 the declared expectations, Cliff's delta, a bootstrap confidence interval of the ratio of the two
 configurations' means, and a practical margin.  Kruskal-Wallis across every configuration measured is
-reported alongside.  See docs/statistics.md.
+reported alongside.  A claim fails only on evidence against it; too few replicates to tell is
+inconclusive, with how many would settle it.  See docs/statistics.md.
 
 Results of different scales or load profiles are refused: the comparison comes back ``inconclusive``
 with result ``refused`` and a reason naming the mismatch (a verdict, not an exception, so a report over
@@ -25,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scaleperf.analysis import stats
+from scaleperf.analysis import generator, stats
 from scaleperf.analysis.verdict import (
     BETTER,
     FAIL,
@@ -258,11 +259,17 @@ def classify(
     higher_is_better: bool,
     alpha: float = DEFAULT_ALPHA,
     margin: float = DEFAULT_MARGIN,
+    family_size: int = 1,
 ) -> np.ndarray:
-    """What the data say about ``a`` against ``b``: better, worse, no (meaningful) difference, not enough data."""
+    """What the data say about ``a`` against ``b``: better, worse, no (meaningful) difference, not enough data.
+
+    Not enough data: a side with fewer replicates than :func:`stats.min_replicates` for the family, where
+    no Holm-adjusted Mann-Whitney p can reach ``alpha``.
+    """
     p = np.asarray(p_adjusted, dtype=np.float64)
     ratio = np.asarray(ratio, dtype=np.float64)
-    enough = (np.asarray(n_a) >= stats.MIN_REPLICATES) & (np.asarray(n_b) >= stats.MIN_REPLICATES)
+    least = stats.min_replicates(family_size, alpha)
+    enough = (np.asarray(n_a) >= least) & (np.asarray(n_b) >= least)
     significant = np.nan_to_num(p, nan=1.0) <= alpha
     meaningful = np.abs(ratio - 1) >= margin
     improved = ratio > 1 if higher_is_better else ratio < 1
@@ -273,21 +280,72 @@ def classify(
     )
 
 
-def judge(expected: str, result: str, mde: float, min_effect: float) -> str:
-    """Hold what the data say against what was expected: pass, fail or inconclusive."""
-    if result in (NOT_ENOUGH_DATA, REFUSED):
-        return INCONCLUSIVE
+def claimed_ratio(expected: str, higher_is_better: bool, effect: float) -> float | None:
+    """The ratio mean(a) / mean(b) at which a better/worse claim's effect is reached (None for "same").
+
+    An effect of ``effect`` means one value is (1 + effect) times the other: "a better than b" on a
+    latency claims ratio <= 1 / (1 + effect), on throughput ratio >= 1 + effect.
+    """
+    if expected == "same":
+        return None
+    a_higher = (expected == "better") == higher_is_better
+    return 1 + effect if a_higher else 1 / (1 + effect)
+
+
+def evidence_against(
+    expected: str,
+    result: str,
+    ratio: float,
+    ci: tuple[float, float],
+    *,
+    higher_is_better: bool,
+    margin: float,
+    min_effect: float,
+) -> str | None:
+    """Why the data contradict the claim, or None when they do not.
+
+    Against a better/worse claim, unless the data show the claimed direction: a significant difference
+    the other way (within the margin or not), or a confidence interval of the ratio that excludes the
+    claimed effect.  Against a same claim: a significant difference beyond the margin, or an interval
+    that lies wholly outside the margin.
+    """
+    lo, hi = ci
     if expected == "same":
         if result in (BETTER, WORSE):
-            return FAIL
-        if result == NO_DIFFERENCE and not mde <= min_effect:
-            return INCONCLUSIVE
-        return PASS
-    if result == expected:
-        return PASS
-    if result == NO_DIFFERENCE and not mde <= min_effect:
+            return f"a significant difference beyond the {margin:.0%} margin"
+        if math.isfinite(lo) and (lo >= 1 + margin or hi <= 1 - margin):
+            return f"the confidence interval of the ratio lies outside the {margin:.0%} margin"
+        return None
+    if result == expected:  # the claimed direction, significant and beyond the margin
+        return None
+    bound = claimed_ratio(expected, higher_is_better, min_effect)
+    assert bound is not None
+    claims_higher = bound > 1
+    significant = result in (BETTER, WORSE, NO_MEANINGFUL_DIFFERENCE)
+    if significant and ratio != 1 and (ratio < 1) == claims_higher:
+        return "a significant difference in the opposite direction"
+    if math.isfinite(lo) and (hi < bound if claims_higher else lo > bound):
+        return f"the confidence interval of the ratio excludes the claimed {min_effect:.0%} effect (ratio {bound:.3g})"
+    return None
+
+
+def judge(expected: str, result: str, against: str | None, mde: float, min_effect: float) -> str:
+    """Hold what the data say against what was expected: pass, fail or inconclusive.
+
+    Fail only on evidence against the claim (``against``, from :func:`evidence_against`).  Pass when the
+    data show the claimed direction beyond the margin, or, for a same claim, no meaningful difference
+    (significant but within the margin) or no detectable difference when ``min_effect`` was detectable
+    (``mde <= min_effect``).  Anything else, including too few replicates, is inconclusive.
+    """
+    if result in (NOT_ENOUGH_DATA, REFUSED):
         return INCONCLUSIVE
-    return FAIL
+    if against is not None:
+        return FAIL
+    if expected == "same":
+        if result == NO_MEANINGFUL_DIFFERENCE or (result == NO_DIFFERENCE and mde <= min_effect):
+            return PASS
+        return INCONCLUSIVE
+    return PASS if result == expected else INCONCLUSIVE
 
 
 # ------------------------------------------------------------------------------------- comparing
@@ -300,10 +358,10 @@ def _usable(runs: list[RunResult]) -> tuple[list[RunResult], list[str]]:
     for r in runs:
         if not r.complete:
             excluded.append(f"{_run_name(r)}: incomplete")
-        elif r.generator_saturated:
-            excluded.append(f"{_run_name(r)}: load generator saturated")
         elif not plateau_windows(r):
             excluded.append(f"{_run_name(r)}: no plateau phase")
+        elif problems := [p for s, e in plateau_windows(r) for p in generator.problems(r, s, e)]:
+            excluded.append(f"{_run_name(r)}: the load generator could not be trusted on the plateau ({'; '.join(problems)})")
         else:
             kept.append(r)
     return kept, excluded
@@ -323,9 +381,24 @@ class _Measured:
     values_b: np.ndarray
     batch_s: int
     excluded: tuple[str, ...]
+    reference: tuple[str, str] | None  # the pair's (scale, profile), for Kruskal-Wallis
 
 
-def _measure(exp: Expectation, metric: Metric, results_by_config: dict[str, list[RunResult]]) -> _Measured | str:
+def _setting(result: RunResult) -> tuple[str, str]:
+    return (str(result.meta.get("scale")), str(result.meta.get("profile")))
+
+
+_Memo = dict[tuple[int, str, int], float]  # (id of the run, metric, batch length) -> replicate value, within one compare()
+
+
+def _run_value(result: RunResult, metric: Metric, batch_s: int, memo: _Memo) -> float:
+    key = (id(result), metric.name, batch_s)
+    if key not in memo:
+        memo[key] = float(replicate_value(run_batches(result, metric, batch_s)))
+    return memo[key]
+
+
+def _measure(exp: Expectation, metric: Metric, results_by_config: dict[str, list[RunResult]], memo: _Memo) -> _Measured | str:
     runs_a, ex_a = _usable(results_by_config.get(exp.a, []))
     runs_b, ex_b = _usable(results_by_config.get(exp.b, []))
     mismatch = _mismatch(results_by_config.get(exp.a, []) + results_by_config.get(exp.b, []))
@@ -336,19 +409,27 @@ def _measure(exp: Expectation, metric: Metric, results_by_config: dict[str, list
     values: dict[str, list[float]] = {exp.a: [], exp.b: []}
     for name, runs in ((exp.a, runs_a), (exp.b, runs_b)):
         for r in runs:
-            v = float(replicate_value(run_batches(r, metric, batch_s)))
+            v = _run_value(r, metric, batch_s, memo)
             if math.isfinite(v):
                 values[name].append(v)
             else:
                 excluded.append(f"{_run_name(r)}: too few {metric.group} requests per {batch_s} s batch")
-    return _Measured(np.asarray(values[exp.a]), np.asarray(values[exp.b]), batch_s, tuple(excluded))
+    reference = _setting((runs_a + runs_b)[0]) if runs_a + runs_b else None
+    return _Measured(np.asarray(values[exp.a]), np.asarray(values[exp.b]), batch_s, tuple(excluded), reference)
 
 
-def _kruskal(metric: Metric, batch_s: int, results_by_config: dict[str, list[RunResult]]) -> float:
+def _kruskal(
+    metric: Metric,
+    batch_s: int,
+    results_by_config: dict[str, list[RunResult]],
+    reference: tuple[str, str] | None,
+    memo: _Memo,
+) -> float:
+    """Kruskal-Wallis across every configuration given, on the runs measured at the pair's scale and profile."""
     groups = []
     for runs in results_by_config.values():
         kept, _ = _usable(runs)
-        vals = [float(replicate_value(run_batches(r, metric, batch_s))) for r in kept]
+        vals = [_run_value(r, metric, batch_s, memo) for r in kept if _setting(r) == reference]
         groups.append(np.asarray([v for v in vals if math.isfinite(v)]))
     return stats.kruskal_p(*groups)
 
@@ -371,9 +452,15 @@ def compare(
     the expectations given here, so pass every declared expectation in one call.  A caller judging
     them one at a time passes ``family_size`` (how many are declared): the p-values not computed here
     are then taken as 1, which makes the adjustment conservative (never smaller than Holm's over all).
+    The family size also sets the fewest replicates per side that can reach significance
+    (:func:`stats.min_replicates`), the minimum detectable effect and the replicates needed.
+
+    The pairwise test uses the expectation's two configurations; Kruskal-Wallis uses every configuration
+    in ``results_by_config`` measured at the pair's scale and profile.
     """
     metrics = {e.id: parse_metric(e.metric) for e in expectations}
-    measured = {e.id: _measure(e, metrics[e.id], results_by_config) for e in expectations}
+    memo: _Memo = {}
+    measured = {e.id: _measure(e, metrics[e.id], results_by_config, memo) for e in expectations}
     raw_p: list[float] = []
     for e in expectations:
         m = measured[e.id]
@@ -381,11 +468,14 @@ def compare(
             raw_p.append(float(stats.mann_whitney_p(m.values_a, m.values_b)))
         else:
             raw_p.append(float("nan"))
-    padding = max(0, (family_size or 0) - len(raw_p))
+    family = max(family_size or 0, len(expectations))
+    padding = family - len(raw_p)
     adjusted = stats.holm([*raw_p, *([1.0] * padding)])[: len(raw_p)]
     verdicts = []
     for e, p, p_adj in zip(expectations, raw_p, adjusted, strict=True):
-        verdicts.append(_verdict(e, metrics[e.id], measured[e.id], p, float(p_adj), results_by_config, alpha, confidence))
+        verdicts.append(
+            _verdict(e, metrics[e.id], measured[e.id], p, float(p_adj), results_by_config, alpha, confidence, family, memo)
+        )
     return verdicts
 
 
@@ -398,6 +488,8 @@ def _verdict(
     results_by_config: dict[str, list[RunResult]],
     alpha: float,
     confidence: float,
+    family: int,
+    memo: _Memo,
 ) -> ComparisonVerdict:
     common = dict(
         kind="comparison",
@@ -421,32 +513,44 @@ def _verdict(
     ps = pair_stats(a, b) if n_a and n_b else None
     ratio = float(ps.ratio) if ps else float("nan")
     delta = float(ps.cliffs_delta) if ps else float("nan")
-    result = str(classify(p_adj, ratio, n_a, n_b, higher_is_better=metric.higher_is_better, alpha=alpha, margin=e.margin))
+    higher = metric.higher_is_better
+    least = stats.min_replicates(family, alpha)
+    result = str(classify(p_adj, ratio, n_a, n_b, higher_is_better=higher, alpha=alpha, margin=e.margin, family_size=family))
     rel_sd = stats.relative_sd(a, b)
-    mde = stats.mde(rel_sd, n_a, n_b, alpha=alpha)
-    needed = stats.replicates_needed(rel_sd, e.min_effect, alpha=alpha)
+    mde = stats.mde(rel_sd, n_a, n_b, alpha=alpha, family_size=family)
+    needed = stats.replicates_needed(rel_sd, e.min_effect, alpha=alpha, family_size=family)
     ci = stats.bootstrap_ratio_ci(a, b, confidence=confidence) if n_a >= 2 and n_b >= 2 else (float("nan"), float("nan"))
-    kw = _kruskal(metric, m.batch_s, results_by_config)
-    outcome = judge(e.expect, result, mde, e.min_effect)
+    kw = _kruskal(metric, m.batch_s, results_by_config, m.reference, memo)
+    against = None
+    if result not in (NOT_ENOUGH_DATA, REFUSED):
+        against = evidence_against(e.expect, result, ratio, ci, higher_is_better=higher, margin=e.margin, min_effect=e.min_effect)
+    outcome = judge(e.expect, result, against, mde, e.min_effect)
 
     said = f"{e.a} {result} than {e.b}" if result in (BETTER, WORSE) else result
     numbers = (
         f"ratio {_fmt(ratio)} (CI {_fmt(ci[0])}-{_fmt(ci[1])}), Holm p {_fmt(p_adj, 2)}, "
         f"Cliff's delta {_fmt(delta, 2)}, n {n_a}/{n_b}"
     )
+    more = needed or f"more than {stats.MAX_REPLICATES_SEARCH}"
     if result == NOT_ENOUGH_DATA:
-        detail = f"{n_a} and {n_b} usable replicates; Mann-Whitney needs at least {stats.MIN_REPLICATES} per side"
-        if needed:
-            detail += f", about {needed} per configuration to detect {e.min_effect:.0%}"
+        detail = (
+            f"{n_a} and {n_b} usable replicates; with {family} declared comparison{'s' if family > 1 else ''} "
+            f"Mann-Whitney needs at least {least} per side to reach Holm-adjusted p <= {alpha:g}; "
+            f"about {more} replicates per configuration would detect {e.min_effect:.0%}"
+        )
     elif result == NO_DIFFERENCE:
         detail = f"minimum detectable effect {_fmt(mde * 100, 2)} % at this n; {numbers}"
-        if outcome == INCONCLUSIVE:
-            more = needed or f">{stats.MAX_REPLICATES_SEARCH}"
-            detail += f"; about {more} replicates per configuration would detect {e.min_effect:.0%}"
     elif result == NO_MEANINGFUL_DIFFERENCE:
         detail = f"significant but within the {e.margin:.0%} margin; {numbers}"
     else:
         detail = numbers
+    if against is not None:
+        detail += f"; against the claim: {against}"
+    elif outcome == INCONCLUSIVE and result != NOT_ENOUGH_DATA:
+        if needed is None or needed > min(n_a, n_b):
+            detail += f"; about {more} replicates per configuration would detect {e.min_effect:.0%}"
+        else:
+            detail += f"; the {confidence:.0%} interval still allows {e.min_effect:.0%}, more replicates would narrow it"
     reason = f"{e.claim}: {outcome}, data say {said}; {detail}"
 
     def clean(x: float) -> float | None:
@@ -478,6 +582,9 @@ def _verdict(
         "min_effect": e.min_effect,
         "mde": clean(mde),
         "replicates_needed": needed,
+        "family_size": family,
+        "min_replicates": least,
+        "against": against,
         "batch_s": m.batch_s,
         "excluded": list(m.excluded),
     }

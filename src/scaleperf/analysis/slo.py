@@ -1,4 +1,4 @@
-"""Service-level objectives: thresholds from fixtures/slos.toml, judged on a run's plateau.
+"""Service-level objectives: thresholds from fixtures/slos.toml, judged on a run's plateau (or ramp).
 
 The file has one table per provider (``local``, ``aws``, ``url``)::
 
@@ -6,14 +6,20 @@ The file has one table per provider (``local``, ``aws``, ``url``)::
     "polls.p95" = "< 250 ms"          # <group>.<metric> = "<op> <number> <unit>"
     "all.error_rate" = "< 1 %"
     "all.throughput" = ">= 5 /s"
+    "auth.p95" = { threshold = "< 2 s", phases = ["ramp", "plateau"] }
 
     [local.saturation_min_users]      # minimum saturation point per configuration, deployment users
     single = 100
 
 Groups are the locustfile's endpoint groups (polls, auth, writes, reads) or ``all``; metrics are p50, p95,
 p99, mean (units ms or s), error_rate (unit %, or a bare fraction) and throughput (unit /s).  An SLO is
-judged on the requests of its group started inside the windows of the run's ``plateau`` phases (each
-phase's warm-up excluded).
+judged on the requests of its group started inside the run's ``plateau`` phases, each phase's warm-up
+excluded.  An SLO may name the phases it is judged on instead: ``ramp`` counts the whole ramp (users
+arriving, hence logging in), ``plateau`` the plateau after its warm-up.  Logins happen as users arrive,
+so the auth group has almost no requests on the plateau alone.
+
+The load generator must be trusted over the judged span (:func:`scaleperf.analysis.generator.problems`);
+an overload elsewhere in the run, on the load steps, does not touch the SLOs.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from scaleperf.analysis import stats
+from scaleperf.analysis import generator, stats
 from scaleperf.analysis.verdict import FAIL, INCONCLUSIVE, PASS, SloVerdict
 from scaleperf.configs import FIXTURES
 from scaleperf.errors import ScaleperfError
@@ -41,7 +47,9 @@ LATENCY_METRICS = {"p50": 50.0, "p95": 95.0, "p99": 99.0, "mean": None}  # metri
 METRICS = (*LATENCY_METRICS, "error_rate", "throughput")
 MIN_SAMPLES = {"p50": 20, "p95": 100, "p99": 500, "mean": 20, "error_rate": 100, "throughput": 1}  # fewer: inconclusive
 OPS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
-PLATEAU = "plateau"  # the phase kind SLOs are judged on
+PLATEAU = "plateau"  # the phase kind SLOs are judged on unless they name others
+RAMP = "ramp"  # users arriving: the whole phase counts (it has no warm-up)
+SLO_PHASES = (RAMP, PLATEAU)  # phase kinds an SLO may name; steps go past saturation on purpose
 _THRESHOLD = re.compile(r"^\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|%|/s|rps)?\s*$")
 _UNITS = {"p50": "ms", "p95": "ms", "p99": "ms", "mean": "ms", "error_rate": "ratio", "throughput": "req/s"}
 
@@ -56,6 +64,7 @@ class Slo:
     op: str
     threshold: float
     text: str  # as written in the file, e.g. "< 250 ms"
+    phases: tuple[str, ...] = (PLATEAU,)  # phase kinds judged, from SLO_PHASES
 
     @property
     def key(self) -> str:
@@ -121,13 +130,18 @@ def _provider_table(path: Path, doc: dict, provider: str) -> dict:
 
 
 def parse_threshold(path: Path, provider: str, key: str, text: object) -> Slo:
-    """One ``"<group>.<metric>" = "<op> <number> <unit>"`` entry; errors name the file and key."""
+    """One ``"<group>.<metric>" = "<op> <number> <unit>"`` entry, or ``{ threshold = "...", phases = [...] }``;
+    errors name the file and key."""
     where = f"{path}: [{provider}.thresholds] {key!r}"
     group, _, metric = key.partition(".")
     if group not in GROUPS:
         raise ScaleperfError(f"{where}: unknown group {group!r}; use one of {', '.join(GROUPS)}")
     if metric not in METRICS:
         raise ScaleperfError(f"{where}: unknown metric {metric!r}; use one of {', '.join(METRICS)}")
+    phases: tuple[str, ...] = (PLATEAU,)
+    if isinstance(text, dict):
+        phases = _parse_phases(where, text)
+        text = text.get("threshold")
     if not isinstance(text, str):
         raise ScaleperfError(f'{where}: value must be a string such as "< 250 ms"')
     m = _THRESHOLD.match(text)
@@ -148,7 +162,23 @@ def parse_threshold(path: Path, provider: str, key: str, text: object) -> Slo:
         if unit not in ("/s", "rps"):
             raise ScaleperfError(f"{where}: throughput needs the unit /s (got {unit or 'none'})")
         value = number
-    return Slo(provider=provider, group=group, metric=metric, op=op, threshold=value, text=text.strip())
+    return Slo(provider=provider, group=group, metric=metric, op=op, threshold=value, text=text.strip(), phases=phases)
+
+
+def _parse_phases(where: str, entry: dict) -> tuple[str, ...]:
+    """The ``phases`` of a table entry (default: the plateau), in SLO_PHASES order."""
+    extra = set(entry) - {"threshold", "phases"}
+    if extra:
+        raise ScaleperfError(f"{where}: unknown key {sorted(extra)[0]!r}; use threshold and phases")
+    if "threshold" not in entry:
+        raise ScaleperfError(f'{where}: no threshold; write threshold = "< 250 ms"')
+    phases = entry.get("phases", [PLATEAU])
+    if not isinstance(phases, list) or not phases or not all(isinstance(k, str) for k in phases):
+        raise ScaleperfError(f'{where}: phases must be a list such as ["ramp", "plateau"]')
+    unknown = [k for k in phases if k not in SLO_PHASES]
+    if unknown:
+        raise ScaleperfError(f"{where}: unknown phase {unknown[0]!r}; use {' or '.join(SLO_PHASES)}")
+    return tuple(k for k in SLO_PHASES if k in phases)
 
 
 def load_slos(path: Path | str | None, provider: str) -> list[Slo]:
@@ -195,23 +225,35 @@ def measure(result: RunResult, slo: Slo, windows: list[tuple[float, float]]) -> 
     return (float(lat.mean()) if q is None else stats.percentile(lat, q), n)
 
 
-def _inconclusive_reason(result: RunResult) -> str | None:
+def judged_windows(result: RunResult, slo: Slo) -> list[tuple[str, tuple[float, float]]]:
+    """(phase label, window) of each phase ``slo`` is judged on, in time order: a ramp whole, a plateau after
+    its warm-up; empty windows left out."""
+    out = []
+    for p in sorted(result.phases, key=lambda p: p.start_s):
+        if p.kind not in slo.phases:
+            continue
+        w = (p.start_s, p.end_s) if p.kind == RAMP else p.window
+        if w[1] > w[0]:
+            out.append((p.label, w))
+    return out
+
+
+def _inconclusive_reason(result: RunResult, span: tuple[float, float]) -> str | None:
     if not result.complete:
         return "the run did not complete"
-    if result.generator_saturated:
-        why = "; ".join(result.checks.get("reasons", [])) or "see the run's checks"
-        return f"the load generator saturated ({why})"
+    problems = generator.problems(result, span[0], span[1])
+    if problems:
+        return f"the load generator could not be trusted over {span[0]:.0f}-{span[1]:.0f} s ({'; '.join(problems)})"
     return None
 
 
 def evaluate(result: RunResult, slos: list[Slo]) -> list[SloVerdict]:
-    """Judge each SLO on the run's plateau phases (warm-up excluded)."""
-    plateaus = result.phases_of(PLATEAU)
-    windows = [p.window for p in plateaus if p.window[1] > p.window[0]]
-    window = (windows[0][0], windows[-1][1]) if windows else None
-    run_problem = _inconclusive_reason(result)
+    """Judge each SLO on the phases it names (default the plateau; warm-ups excluded)."""
     verdicts = []
     for slo in slos:
+        labelled = judged_windows(result, slo)
+        windows = [w for _, w in labelled]
+        window = (windows[0][0], windows[-1][1]) if windows else None
         subject = f"{result.config}: {slo.describe()}"
         base = dict(
             kind="slo",
@@ -233,21 +275,29 @@ def evaluate(result: RunResult, slos: list[Slo]) -> list[SloVerdict]:
             "op": slo.op,
             "threshold": slo.threshold,
             "unit": slo.unit,
+            "phases": list(slo.phases),
             "window": list(window) if window else None,
+            "windows": [list(w) for w in windows],
         }
         if not windows:
-            reason = f"{subject}: the run has no plateau phase to judge"
+            reason = f"{subject}: the run has no {' or '.join(slo.phases)} phase to judge"
             verdicts.append(SloVerdict(outcome=INCONCLUSIVE, reason=reason, figures={**figures, "measured": None}, **base))
             continue
         measured, n = measure(result, slo, windows)
         figures.update(measured=None if math.isnan(measured) else measured, n_samples=n)
         shown = f"measured {format_value(measured, slo.unit)} against {slo.op} {format_value(slo.threshold, slo.unit)}"
-        where = f"over {window[0]:.0f}-{window[1]:.0f} s ({n} requests)"
+        if slo.phases == (PLATEAU,):
+            spans = " and ".join(f"{a:.0f}-{b:.0f} s" for a, b in windows)
+        else:
+            spans = ", ".join(f"{label} {a:.0f}-{b:.0f} s" for label, (a, b) in labelled)
+        where = f"over {spans} ({n} requests)"
+        run_problem = _inconclusive_reason(result, window)
         if run_problem:
             outcome, reason = INCONCLUSIVE, f"{subject}: inconclusive, {run_problem}; {shown} {where}"
         elif n < MIN_SAMPLES[slo.metric] or math.isnan(measured):
             outcome = INCONCLUSIVE
-            reason = f"{subject}: inconclusive, {n} requests in the window, need at least {MIN_SAMPLES[slo.metric]}"
+            requests = "requests" if slo.group == "all" else f"{slo.group} requests"
+            reason = f"{subject}: inconclusive, {n} {requests} over {spans}, need at least {MIN_SAMPLES[slo.metric]}"
         elif slo.holds(measured):
             outcome, reason = PASS, f"{subject}: {shown} {where}"
         else:

@@ -6,6 +6,7 @@ simulations in the unit tests run the exact functions the real comparison runs. 
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -16,12 +17,15 @@ MAX_BATCH_CORRELATION = 0.1  # batch length: smallest at which adjacent batch me
 MIN_BATCH_S = 5  # never batch finer than this many seconds
 MIN_BATCHES = 3  # never fewer batches than this in a window (caps the batch length)
 MAX_RHO = 0.99  # lag-1 autocorrelation estimates are clipped to [0, MAX_RHO]
-MIN_REPLICATES = 4  # two-sided Mann-Whitney U cannot reject at 0.05 with fewer per side (min p 0.029 at 4 v 4)
+MIN_REPLICATES = 4  # per side, for one comparison at 0.05 (min p 2/70 = 0.029); families need more: min_replicates
 DEFAULT_POWER = 0.8  # power used for the minimum detectable effect and the replicates needed
 MWU_EFFICIENCY = 3 / math.pi  # asymptotic relative efficiency of Mann-Whitney U against the t-test (normal data)
 BOOTSTRAP_RESAMPLES = 4000  # resamples for the bootstrap confidence interval of a ratio
 BOOTSTRAP_SEED = 20261129  # fixed, so that a report rebuilt from disk shows the same interval
 MAX_REPLICATES_SEARCH = 200  # replicates_needed gives up above this
+POWER_DRAWS = 4000  # simulated samples per power figure of the rank test at small n
+POWER_SEED = 20261130  # fixed, so that the same replicate values always give the same minimum detectable effect
+MAX_SIMULATED_POWER_N = 30  # above this many replicates per side, the normal-theory approximation is used
 
 
 def percentile(values: np.ndarray | list[float], q: float) -> float:
@@ -171,26 +175,112 @@ def relative_sd(a: np.ndarray, b: np.ndarray) -> float:
     return sd / level if level > 0 else float("nan")
 
 
-def mde(rel_sd: float, n_a: int, n_b: int, *, alpha: float = 0.05, power: float = DEFAULT_POWER) -> float:
-    """Minimum detectable relative effect (e.g. 0.2 = 20%) at this n, two-sided, on a log scale.
+def min_exact_mwu_p(n_a: int, n_b: int) -> float:
+    """The smallest p-value the exact two-sided Mann-Whitney U test can give at ``n_a`` v ``n_b``: 2 / C(n_a + n_b, n_a)."""
+    if n_a < 1 or n_b < 1:
+        return 1.0
+    return min(1.0, 2 / math.comb(n_a + n_b, n_a))
 
-    ``rel_sd`` is :func:`relative_sd`.  Normal-theory approximation for a shift of the logs,
-    (t_{1-alpha/2} + t_{power}) * sd * sqrt(1/n_a + 1/n_b),
-    inflated by 1/sqrt(MWU_EFFICIENCY) for the rank test; returned as exp(shift) - 1.
+
+def min_replicates(family_size: int = 1, alpha: float = 0.05) -> int:
+    """Replicates per side below which no comparison in a family of ``family_size`` can be significant.
+
+    Holm's first step compares the smallest p-value with alpha / family_size, and a comparison judged on
+    its own (the others' p-values unknown) never gets a looser threshold: this is the smallest n whose
+    best possible exact two-sided Mann-Whitney p at n v n, 2 / C(2n, n), is at most alpha / family_size.
+    4 for one comparison at alpha 0.05 (2/70 = 0.029), 5 for two to six (2/252 = 0.0079), 6 for up to 23.
+    """
+    threshold = alpha / max(1, int(family_size))
+    n = 1
+    while min_exact_mwu_p(n, n) > threshold:
+        n += 1
+    return n
+
+
+def _mwu_p_by_u(n_a: int, n_b: int) -> np.ndarray:
+    """scipy's two-sided Mann-Whitney p-value for every U statistic (0 .. n_a n_b) at n_a v n_b without ties."""
+    return _mwu_p_table(int(n_a), int(n_b))
+
+
+@functools.cache
+def _mwu_p_table(n_a: int, n_b: int) -> np.ndarray:
+    u = np.arange(n_a * n_b + 1)
+    wins = np.clip(u[:, None] - n_b * np.arange(n_a)[None, :], 0, n_b)  # a's i-th value beats this many of b's
+    a = wins - 0.5  # b's values are 0 .. n_b - 1: a value k - 0.5 beats exactly k of them
+    b = np.broadcast_to(np.arange(n_b, dtype=np.float64), (len(u), n_b))
+    p = np.asarray(sps.mannwhitneyu(a, b, alternative="two-sided", axis=-1, method="auto").pvalue)
+    p.setflags(write=False)  # cached and shared
+    return p
+
+
+@functools.cache
+def _power_draws(n_a: int, n_b: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(POWER_SEED)
+    draws = rng.standard_normal((POWER_DRAWS, n_a)), rng.standard_normal((POWER_DRAWS, n_b))
+    for x in draws:
+        x.setflags(write=False)  # cached and shared
+    return draws
+
+
+def mwu_power(shift_sd: float, n_a: int, n_b: int, threshold: float) -> float:
+    """Power of the two-sided Mann-Whitney test (scipy's p, as the comparison computes it) at p <= ``threshold``,
+    for normal samples whose means differ by ``shift_sd`` standard deviations; simulated with a fixed seed."""
+    za, zb = _power_draws(int(n_a), int(n_b))
+    u = (za[:, :, None] > zb[:, None, :] + shift_sd).sum(axis=(1, 2))
+    return float((_mwu_p_by_u(n_a, n_b)[u] <= threshold).mean())
+
+
+@functools.cache
+def _detectable_shift_sd(n_a: int, n_b: int, threshold: float, power: float) -> float:
+    """The smallest shift, in standard deviations, that the rank test detects with ``power``; inf if none does."""
+    if _mwu_p_by_u(n_a, n_b).min() > threshold:
+        return float("inf")
+    lo, hi = 0.0, 1.0
+    while mwu_power(hi, n_a, n_b, threshold) < power:
+        lo, hi = hi, 2 * hi
+        if hi > 64:
+            return float("inf")
+    for _ in range(30):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if mwu_power(mid, n_a, n_b, threshold) < power else (lo, mid)
+    return hi
+
+
+def mde(rel_sd: float, n_a: int, n_b: int, *, alpha: float = 0.05, power: float = DEFAULT_POWER, family_size: int = 1) -> float:
+    """Minimum detectable relative effect (e.g. 0.2 = 20%) at this n, two-sided, on a log scale, returned
+    as exp(shift) - 1, at the family's worst-case Holm threshold alpha / family_size.
+
+    ``rel_sd`` is :func:`relative_sd`, taken as the standard deviation of normal log replicate values.  Up to
+    MAX_SIMULATED_POWER_N per side the shift is where the Mann-Whitney test itself, with the p-values
+    scipy gives at this n, reaches ``power`` (:func:`mwu_power`); the discreteness of the exact test at
+    a handful of replicates matters there.  Beyond, the normal-theory approximation
+    (t_{1-alpha/(2 m)} + t_{power}) * sd * sqrt(1/n_a + 1/n_b), inflated by 1/sqrt(MWU_EFFICIENCY) for
+    the rank test.  Infinite when a side has fewer than :func:`min_replicates`: no effect, however
+    large, can be significant there.
     """
     if not math.isfinite(rel_sd) or n_a < 2 or n_b < 2:
         return float("nan")
+    if min(n_a, n_b) < min_replicates(family_size, alpha):
+        return float("inf")
+    per_test = alpha / max(1, int(family_size))
+    if max(n_a, n_b) <= MAX_SIMULATED_POWER_N:
+        shift = _detectable_shift_sd(int(n_a), int(n_b), per_test, power) * rel_sd
+        return float(math.expm1(shift)) if math.isfinite(shift) else float("inf")
     df = n_a + n_b - 2
-    z = sps.t.ppf(1 - alpha / 2, df) + sps.t.ppf(power, df)
+    z = sps.t.ppf(1 - per_test / 2, df) + sps.t.ppf(power, df)
     shift = z * rel_sd * math.sqrt(1 / n_a + 1 / n_b) / math.sqrt(MWU_EFFICIENCY)
     return float(math.expm1(shift))
 
 
-def replicates_needed(rel_sd: float, effect: float, *, alpha: float = 0.05, power: float = DEFAULT_POWER) -> int | None:
-    """Replicates per configuration needed to detect a relative ``effect`` (at least MIN_REPLICATES); None if > the search cap."""
+def replicates_needed(
+    rel_sd: float, effect: float, *, alpha: float = 0.05, power: float = DEFAULT_POWER, family_size: int = 1
+) -> int | None:
+    """Replicates per configuration needed to detect a relative ``effect`` in a family of ``family_size``
+    comparisons (at least :func:`min_replicates`); None if more than MAX_REPLICATES_SEARCH."""
+    least = min_replicates(family_size, alpha)
     if not math.isfinite(rel_sd) or rel_sd <= 0:
-        return MIN_REPLICATES
-    for n in range(MIN_REPLICATES, MAX_REPLICATES_SEARCH + 1):
-        if mde(rel_sd, n, n, alpha=alpha, power=power) <= effect:
+        return least
+    for n in range(least, MAX_REPLICATES_SEARCH + 1):
+        if mde(rel_sd, n, n, alpha=alpha, power=power, family_size=family_size) <= effect:
             return n
     return None
