@@ -50,15 +50,20 @@ def test_user_data_pins_versions_and_joins_the_master():
     assert data.startswith("#!/bin/bash\n")
     pins = f"pip install --no-cache-dir locust=={metadata.version('locust')} numpy=={metadata.version('numpy')}\n"
     assert pins in data
-    assert "--worker --master-host 10.0.1.23 --master-port 5557" in data
-    assert "-f /opt/scaleperf/app/locustfiles/helpdesk.py" in data
+    # scaleperf's worker entry point: the raw-sample recorder loads whatever the locustfile imports
+    assert (
+        "\nExecStart=/opt/scaleperf/venv/bin/python -m scaleperf.load.worker -f /opt/scaleperf/app/locustfiles/helpdesk.py "
+        "--worker --master-host 10.0.1.23 --master-port 5557\n"
+    ) in data
+    assert "bin/locust" not in data
     assert "'https://b.s3.amazonaws.com/w.tgz?X-Amz-Signature=abc&x=1'" in data  # quoted: the & stays in the URL
     assert f"shutdown -h +{loadgen.MAX_LIFETIME_MIN}" in data and "Restart=always" in data
     assert 'Environment="HELPDESK_SEED=7"' in data
+    assert "\nEnvironment=PYTHONPATH=/opt/scaleperf/app\n" in data and "\nWorkingDirectory=/opt/scaleperf/app\n" in data
     with pytest.raises(ScaleperfError, match="cannot be passed"):
         loadgen.user_data(
             master_host="h", bundle_url="u", locustfile_name="l.py", versions={}, env={"A": 'x"\nExecStart=/bin/sh'}
-        ) and "Environment=PYTHONPATH=/opt/scaleperf/app" in data
+        )
     assert len(data.encode()) < 16 * 1024  # EC2's user data limit
 
 
@@ -71,6 +76,31 @@ def test_worker_bundle_carries_the_locustfile_and_the_recorder_package(tmp_path)
     assert not any(n.startswith("scaleperf/aws/") for n in names)
     with pytest.raises(ScaleperfError, match="not found"):
         loadgen.worker_bundle(tmp_path / "missing.py")
+
+
+def test_the_worker_bundle_starts_scaleperfs_worker_entry_point(tmp_path):
+    """Unpacked as on an instance, the bundle alone (with the pinned packages) runs ``python -m scaleperf.load.worker``."""
+    lf = tmp_path / "helpdesk.py"
+    lf.write_text("from locust import HttpUser\n")
+    app = tmp_path / "app"
+    with tarfile.open(fileobj=io.BytesIO(loadgen.worker_bundle(lf)), mode="r:gz") as tar:
+        tar.extractall(app, filter="data")
+    script = (
+        "import runpy, sys, scaleperf\n"
+        "assert scaleperf.__file__.startswith(sys.argv[1]), scaleperf.__file__\n"
+        "sys.argv = [sys.argv[0], '--version']\n"
+        "runpy.run_module('scaleperf.load.worker', run_name='__main__')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(app)],
+        cwd=app,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(app)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"locust {metadata.version('locust')}" in out.stdout
 
 
 def test_workers_get_a_run_scoped_group_and_are_removed(aws):
@@ -131,6 +161,80 @@ def _provider_with_workers(world, tmp_path, master):
         locate=lambda region: master,
         **world.provider_kw(tmp_path, reuse=False),
     )
+
+
+class Spy:
+    """The cloud, noting every attribute the provider uses (a method it calls, ``eb`` for Elastic Beanstalk)."""
+
+    def __init__(self, cloud) -> None:
+        self._cloud = cloud
+        self.used: list[str] = []
+
+    def __getattr__(self, name):
+        self.used.append(name)
+        return getattr(self._cloud, name)
+
+
+def _dead_port() -> int:
+    import socket
+
+    with socket.socket() as s:  # a port on loopback with nothing listening
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_off_ec2_the_provider_stops_before_creating_anything(aws, tmp_path):
+    world = World()
+    spy = Spy(world.cloud)
+    lf = tmp_path / "helpdesk.py"
+    lf.write_text("from locust import HttpUser\n")
+    imds = f"http://127.0.0.1:{_dead_port()}"
+    provider = AwsProvider(
+        run_id=RUN,
+        app=rails_app(tmp_path),
+        loadgen="ec2:2",
+        locustfile=lf,
+        locate=lambda region: loadgen.locate_master(region, url=imds, timeout=1),
+        **{**world.provider_kw(tmp_path), "cloud_factory": lambda: spy},
+    )
+    with (
+        pytest.raises(ScaleperfError, match=r"not on EC2.*Nothing was created"),
+        provider.provision(load_configs()["single"]),
+    ):
+        pass
+    assert set(spy.used) <= {"check_credentials", "region"}  # no bucket, upload, group, database, instance ...
+    assert world.eb.calls == []  # ... and no Elastic Beanstalk call
+    assert boto3.client("s3", region_name=REGION).list_buckets()["Buckets"] == []
+    assert world.cloud.tagged(RUN) == []
+    assert not any("creating" in m or "uploaded" in m for m in world.said)
+
+
+@pytest.mark.parametrize(("count", "refused"), [("4", True), ("", True), ("1", False)])
+def test_ec2_workers_are_refused_under_pytest_xdist(monkeypatch, tmp_path, count, refused):
+    def factory():
+        raise AssertionError("the cloud was contacted")
+
+    monkeypatch.setenv("PYTEST_XDIST_WORKER", "gw0")
+    if count:
+        monkeypatch.setenv("PYTEST_XDIST_WORKER_COUNT", count)
+    else:
+        monkeypatch.delenv("PYTEST_XDIST_WORKER_COUNT", raising=False)
+    lf = tmp_path / "helpdesk.py"
+    lf.write_text("from locust import HttpUser\n")
+    provider = AwsProvider(run_id=RUN, loadgen="ec2:2", locustfile=lf, cloud_factory=factory, work_dir=tmp_path)
+    if refused:
+        with (
+            pytest.raises(ScaleperfError, match=r"cannot run under pytest -n.*5557.*one after another.*local:N.*hosts:a,b"),
+            provider.provision(load_configs()["single"]),
+        ):
+            pass
+    else:  # one xdist worker is one session: nothing shares the port, the check passes on to the cloud
+        with pytest.raises(AssertionError, match="contacted"), provider.provision(load_configs()["single"]):
+            pass
+    # Other load generators still run in parallel sessions.
+    local = AwsProvider(run_id=RUN, loadgen="local:2", cloud_factory=factory, work_dir=tmp_path)
+    with pytest.raises(AssertionError, match="contacted"), local.provision(load_configs()["single"]):
+        pass
 
 
 def test_provider_tears_down_workers_that_never_join(aws, tmp_path):
@@ -213,11 +317,7 @@ def test_master_in_another_region_is_refused(imds):
 
 
 def test_off_ec2_the_suite_says_how_to_proceed():
-    import socket
-
-    with socket.socket() as s:  # a port on loopback with nothing listening
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = _dead_port()
     with pytest.raises(
         ScaleperfError, match=r"not on EC2.*Start the suite from an EC2 instance in us-east-1.*hosts:a,b.*Nothing was created"
     ):
@@ -227,4 +327,8 @@ def test_off_ec2_the_suite_says_how_to_proceed():
 def test_hosts_mode_tells_what_to_run_on_each_machine():
     lines = loadgen.hosts_instructions(("a.example", "b.example"), "10.0.0.5", "locustfiles/helpdesk.py")
     assert "a.example, b.example" in lines[0] and f"locust=={metadata.version('locust')}" in lines[0]
-    assert lines[1].strip() == "locust -f locustfiles/helpdesk.py --worker --master-host 10.0.0.5 --master-port 5557"
+    assert lines[1].strip() == (
+        "python -m scaleperf.load.worker -f locustfiles/helpdesk.py --worker --master-host 10.0.0.5 --master-port 5557"
+    )
+    ec2 = loadgen.user_data(master_host="10.0.0.5", bundle_url="u", locustfile_name="helpdesk.py", versions={})
+    assert lines[1].strip().removeprefix("python ").replace("-f locustfiles/", "-f /opt/scaleperf/app/locustfiles/") in ec2

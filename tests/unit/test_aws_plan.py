@@ -41,17 +41,37 @@ def test_single_instance_has_no_load_balancer_charge():
     assert any("single instance" in c for c in p.creates)
 
 
-def test_run_time_counts_creation_once_then_reuse_and_replicates():
+def test_run_time_counts_creation_moves_data_resets_and_cloudwatch_waits():
     cat = load_catalogue()
-    configs = list(load_configs(catalogue=cat).values())
+    c = load_configs(catalogue=cat)
+    configs = [c["single"], c["vertical"], c["horizontal1"], c["horizontal2"]]
     p = plans.make_plan(configs, cat, engine="postgres", replicates=3, run_minutes=10)
-    assert p.configs[0].hours == pytest.approx((plans.CREATE_MINUTES + 30 + plans.TEARDOWN_MINUTES) / 60)
-    assert p.configs[1].hours == pytest.approx((plans.REUSE_MINUTES + 30 + plans.TEARDOWN_MINUTES) / 60)
+    run = 10 + plans.CLOUDWATCH_WAIT_MINUTES  # every load run is followed by the wait for CloudWatch
+    move, reset, end = plans.REUSE_MINUTES, plans.RESET_MINUTES, plans.TEARDOWN_MINUTES
+    # Replicates interleave: single is created for its first run and moved back to (from horizontal2's fleet) twice.
+    assert p.configs[0].hours == pytest.approx((plans.CREATE_MINUTES + run + 2 * (move + reset + run) + end) / 60)
+    # vertical and horizontal1 change the fleet: an update, then a data reset, before each of their three runs.
+    assert p.configs[1].hours == pytest.approx((3 * (move + reset + run) + end) / 60)
+    assert p.configs[2].hours == pytest.approx(p.configs[1].hours)
+    # horizontal2 has horizontal1's fleet: its bigger database class comes with the restore, no update.
+    assert p.configs[3].hours == pytest.approx((3 * (reset + run) + end) / 60)
     assert p.total_usd == pytest.approx(sum(c.hourly_usd * c.hours for c in p.configs))
     assert p.peak_hourly_usd == pytest.approx(max(c.hourly_usd for c in p.configs))
     parallel = plans.make_plan(configs, cat, engine="postgres", replicates=3, run_minutes=10, parallel=True)
+    assert parallel.configs[3].hours == pytest.approx((plans.CREATE_MINUTES + 3 * run + 2 * reset + end) / 60)
     assert parallel.peak_hourly_usd == pytest.approx(sum(c.hourly_usd for c in p.configs))
     assert "as of " + cat.prices_as_of in parallel.lines()[0]
+    assert any("data reset" in line and "CloudWatch" in line for line in p.lines())
+
+
+def test_every_replicate_after_the_first_pays_for_a_data_reset():
+    cat = load_catalogue()
+    single = [load_configs(catalogue=cat)["single"]]
+    one = plans.make_plan(single, cat, engine="postgres", replicates=1, run_minutes=10)
+    three = plans.make_plan(single, cat, engine="postgres", replicates=3, run_minutes=10)
+    extra = 2 * (10 + plans.CLOUDWATCH_WAIT_MINUTES + plans.RESET_MINUTES)
+    assert three.configs[0].hours - one.configs[0].hours == pytest.approx(extra / 60)
+    assert plans.steps(single, replicates=3, parallel=False) == [plans.Steps(creates=1, moves=0, resets=2, runs=3)]
 
 
 def test_ec2_load_generators_are_in_the_estimate():
@@ -82,6 +102,12 @@ def test_cli_plan_needs_no_credentials(no_credentials, capsys):
 def test_cli_plan_max_cost_refusal_exits_with_a_message(no_credentials, capsys):
     assert cli.main(["aws", "plan", "--max-cost", "0.01"]) == cli.EXIT_USER_ERROR
     assert "above --max-cost 0.01" in capsys.readouterr().err
+
+
+def test_cli_plan_refuses_mysql_for_the_reference_backend(no_credentials, capsys):
+    assert cli.main(["aws", "plan", "--config", "single", "--engine", "mysql"]) == cli.EXIT_USER_ERROR
+    assert "PostgreSQL only" in capsys.readouterr().err
+    assert cli.main(["aws", "plan", "--config", "single", "--engine", "mysql", "--app", "shop"]) == 0  # a user's own app may
 
 
 def test_provider_refuses_over_budget_before_touching_aws(no_credentials, tmp_path):

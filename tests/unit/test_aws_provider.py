@@ -1,6 +1,7 @@
 """The AWS provider against moto (S3, RDS, EC2, CloudWatch, STS) and the in-memory Elastic Beanstalk."""
 
 import logging
+from collections import Counter
 from datetime import UTC, datetime
 
 import boto3
@@ -9,8 +10,10 @@ import pytest
 from test_aws_support import REGION, World, mocked_aws, rails_app
 
 from scaleperf.aws import environment as envs
+from scaleperf.aws import plan as plans
 from scaleperf.configs import load_configs
 from scaleperf.errors import ScaleperfError
+from scaleperf.providers import aws as aws_provider
 from scaleperf.providers.aws import AwsProvider
 from scaleperf.providers.base import Deployment, Provider
 
@@ -248,7 +251,11 @@ def test_telemetry_comes_from_cloudwatch_in_the_shared_shape(aws, tmp_path, conf
                     }
                 ],
             )
+        facts = dep.describe()
+        slept = len(world.clock.sleeps)
         tel = {t.component: t for t in dep.telemetry(t0, t0 + 180)}
+        assert world.clock.sleeps[slept:] == []  # every series reached the window's end: no waiting
+    assert facts["telemetry"]["complete"] is True and "gave_up" not in facts["telemetry"]
     assert set(tel) == {"app-1", "app-2", "app-3", "app-4", "db", "lb"}
     assert tel["app-3"].tier == "app" and np.allclose(tel["app-3"].cpu_pct, [30, 31, 32])
     assert np.allclose(tel["app-1"].t, [0, 60, 120]) and np.isnan(tel["app-1"].throttled_pct).all()
@@ -326,4 +333,138 @@ def test_sigterm_during_the_run_tears_down(aws, tmp_path, configs):
     provider = _provider(world, tmp_path)  # reusing: a clean end would keep it up, an interrupted one must not
     with pytest.raises(KeyboardInterrupt), provider.provision(configs["single"]):
         os.kill(os.getpid(), signal.SIGTERM)
+    assert world.cloud.tagged(RUN) == []
+
+
+T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC).timestamp()
+
+
+def _cpu(namespace, dimension, value, minutes):
+    cw = boto3.client("cloudwatch", region_name=REGION)
+    for minute in minutes:
+        cw.put_metric_data(
+            Namespace=namespace,
+            MetricData=[
+                {
+                    "MetricName": "CPUUtilization",
+                    "Dimensions": [{"Name": dimension, "Value": value}],
+                    "Timestamp": datetime.fromtimestamp(T0 + 60 * minute, UTC),
+                    "Value": 40.0 + minute,
+                }
+            ],
+        )
+
+
+def test_telemetry_waits_for_cloudwatch_to_publish_the_end_of_the_run(aws, tmp_path, configs):
+    world = World()
+    provider = _provider(world, tmp_path, reuse=False)
+    with provider.provision(configs["single"]) as dep:
+        (iid,) = world.eb.resources(dep.stack.env).instance_ids
+        _cpu("AWS/EC2", "InstanceId", iid, [0, 1])  # the minute the run ended in is not published yet
+        _cpu("AWS/RDS", "DBInstanceIdentifier", dep.stack.dbs[-1], [0, 1, 2])
+
+        def publish_then_sleep(seconds):  # CloudWatch publishes the last minute while the provider waits
+            _cpu("AWS/EC2", "InstanceId", iid, [2])
+            provider.sleep = world.clock.sleep
+            world.clock.sleep(seconds)
+
+        provider.sleep = publish_then_sleep
+        facts = dep.describe()
+        slept = len(world.clock.sleeps)
+        tel = {t.component: t for t in dep.telemetry(T0, T0 + 150)}
+        assert world.clock.sleeps[slept:] == [aws_provider.TELEMETRY_POLL_S]
+    assert np.allclose(tel["app-1"].cpu_pct, [40, 41, 42]) and np.allclose(tel["app-1"].t, [0, 60, 120])
+    assert facts["telemetry"] == {
+        "source": aws_provider.TELEMETRY_SOURCE,
+        "complete": True,
+        "waited_s": aws_provider.TELEMETRY_POLL_S,
+    }
+    assert not any("gave up waiting for CloudWatch" in m for m in world.said)
+
+
+def test_telemetry_gives_up_after_the_bound_and_records_it(aws, tmp_path, configs):
+    world = World()
+    provider = _provider(world, tmp_path, reuse=False)
+    with provider.provision(configs["single"]) as dep:
+        (iid,) = world.eb.resources(dep.stack.env).instance_ids
+        _cpu("AWS/EC2", "InstanceId", iid, [0, 1])  # never published further
+        _cpu("AWS/RDS", "DBInstanceIdentifier", dep.stack.dbs[-1], [0, 1, 2])
+        meta = {"deployment": dep.describe()}
+        recorded = {**meta, "profile": "smoke"}  # as the load engine copies the campaign's metadata
+        assert recorded["deployment"]["telemetry"]["complete"] is None  # not read yet
+        slept = len(world.clock.sleeps)
+        tel = {t.component: t for t in dep.telemetry(T0, T0 + 150)}
+        waits = world.clock.sleeps[slept:]
+    assert sum(waits) == pytest.approx(aws_provider.TELEMETRY_WAIT_S) and max(waits) <= aws_provider.TELEMETRY_POLL_S
+    assert aws_provider.TELEMETRY_WAIT_S == 3 * 60
+    # The missing minute is there, unknown; the complete series is untouched.
+    assert np.allclose(tel["app-1"].t, [0, 60, 120]) and np.allclose(tel["app-1"].cpu_pct[:2], [40, 41])
+    assert np.isnan(tel["app-1"].cpu_pct[2])
+    assert np.allclose(tel["db"].cpu_pct, [40, 41, 42])
+    note = recorded["deployment"]["telemetry"]
+    assert note["complete"] is False and note["waited_s"] == 180
+    assert "app-1" in note["gave_up"] and "db" not in note["gave_up"]
+    assert any("gave up waiting for CloudWatch after 180 s" in m and "app-1" in m for m in world.said)
+
+
+def test_the_reference_backend_refuses_mysql_before_anything_is_created(monkeypatch, tmp_path, configs):
+    from types import SimpleNamespace
+
+    def factory():
+        raise AssertionError("the cloud was contacted")
+
+    monkeypatch.delenv("SCALEPERF_AWS_APP", raising=False)
+    monkeypatch.setenv("SCALEPERF_AWS_ENGINE", "mysql")
+    settings = SimpleNamespace(
+        run_id=RUN,
+        configs=("single",),
+        keep_deployment=False,
+        loadgen=None,
+        locustfile=None,
+        max_cost=None,
+        profile="smoke",
+        replicates=1,
+    )
+    provider = AwsProvider.from_settings(settings)
+    provider.cloud_factory = factory
+    with (
+        pytest.raises(ScaleperfError, match=r"reference backend: it runs on PostgreSQL only.*SCALEPERF_AWS_APP.*Nothing was"),
+        provider.provision(configs["single"]),
+    ):
+        pass
+    # A user's own app may use either engine: those get past the check, as far as the cloud.
+    for engine in ("mysql", "postgres"):
+        own = AwsProvider(run_id=RUN, app=rails_app(tmp_path / engine), engine=engine, cloud_factory=factory, slot="main")
+        with pytest.raises(AssertionError, match="contacted"), own.provision(configs["single"]):
+            pass
+
+
+def test_the_plan_counts_the_steps_the_provider_takes(aws, tmp_path, configs):
+    chosen = [configs["single"], configs["horizontal1"], configs["horizontal2"]]
+    replicates = 2
+    world = World()
+    restores: list[str] = []
+    restore = world.cloud.restore_db
+    world.cloud.restore_db = lambda ident, **kw: (restores.append(ident), restore(ident, **kw))[1]
+    provider = _provider(world, tmp_path, configs=chosen)
+    done = {c.name: Counter() for c in chosen}
+    for _ in range(replicates):  # as the campaign drives it: A B C A B C
+        for config in chosen:
+            calls, restored = len(world.eb.calls), len(restores)
+            with provider.provision(config) as dep:
+                dep.reset_data()
+                dep.start_telemetry()  # a load runs
+            new = world.eb.calls[calls:]
+            done[config.name]["creates"] += sum(1 for name, _ in new if name == "create_environment")
+            done[config.name]["moves"] += sum(
+                1
+                for name, call in new
+                if name == "update_environment" and any(o["OptionName"] == "InstanceType" for o in call["options"])
+            )
+            done[config.name]["resets"] += len(restores) - restored
+            done[config.name]["runs"] += 1
+    provider.close()
+    planned = plans.steps(chosen, replicates=replicates, parallel=False)
+    assert [plans.Steps(**done[c.name]) for c in chosen] == planned
+    assert sum(s.resets for s in planned) == replicates * len(chosen) - 1
     assert world.cloud.tagged(RUN) == []

@@ -24,13 +24,18 @@ MOTO_ENVIRONMENT = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_EC2_METADATA_DISABLED": "true",
 }
+XDIST_ENVIRONMENT = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT")  # what pytest-xdist sets in its workers
 
 
 @contextmanager
 def mocked_aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """moto in place of AWS for one test (each test file's ``aws`` fixture enters this)."""
+    """moto in place of AWS for one test (each test file's ``aws`` fixture enters this).  The test runs as a
+    plain session even when the unit tests themselves run under pytest -n (the provider refuses some options
+    under xdist)."""
     for name, value in MOTO_ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
+    for name in XDIST_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
     with mock_aws():
         yield
 
@@ -91,5 +96,7 @@ class World:
             "say": self.say,
             "work_dir": tmp_path,
             "slot": "main",
+            "clock": self.clock,
+            "sleep": self.clock.sleep,
             **kw,
         }

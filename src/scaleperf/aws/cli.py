@@ -15,6 +15,7 @@ def _plan(args: argparse.Namespace) -> int:
     configs = select(load_configs(catalogue=catalogue), parse_names(args.config))
     spec = loadgen.parse(args.loadgen)
     engine = args.engine or ("mysql" if args.app else "postgres")
+    plans.check_engine(engine, "rails" if args.app else "reference")
     plan = plans.make_plan(
         configs,
         catalogue,

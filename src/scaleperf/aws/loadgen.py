@@ -3,13 +3,17 @@
 The Locust master stays in the pytest process; the workers connect to it.  So the master must be
 reachable from the workers: the suite runs on an EC2 instance in the deployment's region and the workers
 connect to its private address.  :func:`locate_master` asks the instance metadata service where this
-machine is, and stops with a message that says how to proceed when it is not on EC2.
+machine is, and stops with a message that says how to proceed when it is not on EC2 (the provider asks
+before it creates anything).
 
 Each worker's user data installs the pinned Locust (and numpy) versions, downloads the locustfile with
-scaleperf's raw-sample recorder from a presigned S3 URL, and runs ``locust --worker`` as a systemd
-service that reconnects until the master is there.  A run-scoped security group opens the master port
-to the workers' group only; it is attached to this machine's network interface for the run and removed
-afterwards.  A worker shuts itself down (and so terminates) after ``MAX_LIFETIME_MIN`` whatever happens.
+scaleperf's package from a presigned S3 URL, and runs scaleperf's worker entry point
+(``python -m scaleperf.load.worker ... --worker``: ``locust --worker`` with the raw-sample recorder loaded,
+whatever the locustfile imports) as a systemd service that reconnects until the master is there.  Workers
+on the user's own machines (``--loadgen hosts:a,b``) are started with the same command.  A run-scoped
+security group opens the master port to the workers' group only; it is attached to this machine's network
+interface for the run and removed afterwards.  A worker shuts itself down (and so terminates) after
+``MAX_LIFETIME_MIN`` whatever happens.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ MAX_LIFETIME_MIN = 6 * 60  # a worker powers itself off (and terminates) after t
 BUNDLE_URL_TTL_S = 6 * 3600  # the presigned download URL of the worker bundle expires after this
 WORKER_DIR = "/opt/scaleperf"  # where user data installs the worker on the instance
 PINNED = ("locust", "numpy")  # packages installed on workers at exactly the versions installed here
+WORKER_MODULE = "scaleperf.load.worker"  # locust with the raw-sample recorder loaded before the locustfile
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,11 @@ def pinned_versions() -> dict[str, str]:
     return {name: metadata.version(name) for name in PINNED}
 
 
+def worker_command(locustfile: str, master_host: str, master_port: int = MASTER_PORT, python: str = "python") -> str:
+    """The command that starts one Locust worker, on EC2 and on the user's own machines alike."""
+    return f"{python} -m {WORKER_MODULE} -f {locustfile} --worker --master-host {master_host} --master-port {master_port}"
+
+
 def worker_bundle(locustfile: Path, package_root: Path | None = None) -> bytes:
     """A tar.gz with the locustfile and the scaleperf package (its raw-sample recorder), as workers unpack it."""
     locustfile = Path(locustfile)
@@ -148,7 +158,7 @@ After=network-online.target
 [Service]
 WorkingDirectory={WORKER_DIR}/app
 Environment=PYTHONPATH={WORKER_DIR}/app
-{env_lines}ExecStart={WORKER_DIR}/venv/bin/locust -f {locustfile} --worker --master-host {master_host} --master-port {master_port}
+{env_lines}ExecStart={worker_command(locustfile, master_host, master_port, python=f"{WORKER_DIR}/venv/bin/python")}
 Restart=always
 RestartSec=5
 [Install]
@@ -163,11 +173,10 @@ def hosts_instructions(hosts: tuple[str, ...], master_host: str, locustfile: str
     """What to run on each of the user's own worker machines (``--loadgen hosts:a,b``)."""
     versions = pinned_versions()
     pins = " ".join(f"{n}=={v}" for n, v in sorted(versions.items()))
-    cmd = f"locust -f {locustfile} --worker --master-host {master_host} --master-port {master_port}"
     return [
-        f"waiting for {len(hosts)} Locust worker(s) on {', '.join(hosts)}; on each, with scaleperf's src/ on PYTHONPATH and "
-        f"`pip install {pins}`, run:",
-        f"  {cmd}",
+        f"waiting for {len(hosts)} Locust worker(s) on {', '.join(hosts)}; on each, with Python 3.11+, scaleperf's src/ on "
+        f"PYTHONPATH and `pip install {pins}`, run:",
+        f"  {worker_command(locustfile, master_host, master_port)}",
         f"(port {master_port} of this machine must be reachable from them)",
     ]
 

@@ -1,12 +1,16 @@
 """The AWS provider: each scaling configuration as an Elastic Beanstalk environment with an RDS database.
 
-Order of business, so that a mistake costs nothing: plan (what will be created, what it costs; refuse
-above ``--max-cost``), check credentials, then create, each step tagged with the run id and recorded in
+Order of business, so that a mistake costs nothing: refuse combinations that cannot work (the reference
+backend on MySQL, EC2 load generators under pytest -n), plan (what will be created, what it costs; refuse
+above ``--max-cost``), check credentials (and, for EC2 load generators, that this machine is an EC2
+instance in the region the workers can reach), then create, each step tagged with the run id and recorded in
 a :class:`Stack` so that teardown removes exactly what exists, in reverse order, in ``finally``, on
 Ctrl-C and on SIGTERM.  Between configurations the environment and the database are reused: the
 environment is updated (``update_environment``), the database class is modified in place (or, when the
 data must be reset anyway, applied by restoring the seeded snapshot into an instance of the new class), and
-every configuration's data comes from the snapshot taken after the first deployment.
+every configuration's data comes from the snapshot taken after the first deployment.  After each run,
+CloudWatch is read once it has published the run's last minutes, waiting for them at most
+``TELEMETRY_WAIT_S``; the deployment's facts (and so the run's metadata) say whether it had to give up.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import atexit
 import contextlib
 import hashlib
 import logging
+import math
 import os
 import secrets
 import signal
@@ -49,6 +54,19 @@ ENGINES = {"rails": "mysql", "reference": "postgres"}  # default engine per app 
 METRIC_PERIOD_S = 60  # CloudWatch period: detailed monitoring has 1-minute points
 WORKER_ENV_PREFIX = "HELPDESK_"  # the locustfile's settings, passed on to EC2 workers as they are set here
 DB_CLASS_POLL_S = 30  # seconds between checks that a DB class change has been applied
+TELEMETRY_WAIT_S = plans.CLOUDWATCH_WAIT_MINUTES * 60  # wait at most this long for CloudWatch to publish a run's end
+TELEMETRY_POLL_S = 30.0  # seconds between CloudWatch reads while waiting
+TELEMETRY_SOURCE = f"CloudWatch, {METRIC_PERIOD_S} s periods"
+
+
+def _xdist_workers() -> int:
+    """How many pytest-xdist workers share this session's run (0 when this process is not one of them)."""
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return 0
+    try:
+        return int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", ""))
+    except ValueError:
+        return 2  # a worker that does not say how many there are: assume it is not alone
 
 
 def _short(run_id: str) -> str:
@@ -120,9 +138,14 @@ class AwsDeployment:
         self.stack = stack
         self.config = config
         self.base_url = f"http://{stack.cname}"
+        self._telemetry_facts: dict = {}
 
     def describe(self) -> dict:
+        """The deployment's facts.  Their ``telemetry`` entry is completed in place when :meth:`telemetry`
+        reads CloudWatch after the run, so the facts recorded in a run's metadata say whether CloudWatch had
+        published the whole run (each call starts a fresh entry: one per run)."""
         s = self.stack
+        self._telemetry_facts = {"source": TELEMETRY_SOURCE, "complete": None}  # None: not read (yet)
         return {
             "provider": "aws",
             "region": self.provider.cloud.region,
@@ -138,6 +161,7 @@ class AwsDeployment:
             "db_class": self.config.db_class.name,
             "loadgen_workers": len(s.workers.instance_ids) if s.workers else 0,
             "run_id": s.run_id,
+            "telemetry": self._telemetry_facts,
         }
 
     def reset_data(self) -> None:
@@ -147,7 +171,9 @@ class AwsDeployment:
         self.stack.dirty = True  # the load about to run changes the data
 
     def telemetry(self, t0: float, t1: float) -> tuple[Telemetry, ...]:
-        return self.provider.telemetry(self.stack, t0, t1)
+        series, facts = self.provider.telemetry(self.stack, t0, t1)
+        self._telemetry_facts.update(facts)
+        return series
 
     def wait_for_workers(self, joined: Callable[[], int], **kw) -> None:
         """Block until every EC2 worker has joined the master (``joined`` = the master's worker count);
@@ -181,6 +207,9 @@ class AwsProvider:
         work_dir: Path | None = None,
         slot: str | None = None,
         reuse: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+        telemetry_wait_s: float = TELEMETRY_WAIT_S,
     ) -> None:
         self.run_id = run_id
         self.configs = list(configs or [])
@@ -200,8 +229,12 @@ class AwsProvider:
         self.work_dir = Path(work_dir) if work_dir else None
         self.slot = slot or os.environ.get("PYTEST_XDIST_WORKER", "main")
         self.reuse = reuse
+        self.clock = clock  # for the provider's own waits (DB class changes, CloudWatch), so tests need not wait
+        self.sleep = sleep
+        self.telemetry_wait_s = telemetry_wait_s
         self._cloud = None
         self._stack: Stack | None = None
+        self._master = None  # where this machine is on EC2 (--loadgen ec2:N), found before anything is created
         self._planned = False
         self._atexit = False
 
@@ -252,13 +285,38 @@ class AwsProvider:
         return self._cloud
 
     def _preflight(self, config: ScalingConfig) -> None:
+        """Everything that can refuse the run, before anything is created: combinations that cannot work, the
+        plan against --max-cost, and for EC2 load generators the credentials and where this machine is."""
         if self._planned:
             return
+        self._refuse_what_cannot_work()
         plan = self.plan(self.configs or [config])
         for line in plan.lines():
             self.say(line)
         plans.check_budget(plan, self.max_cost)
+        if self.spec.kind == "ec2":
+            # The workers must reach the master here: off EC2 (or in another region) stop now, not after
+            # the bundle, the application, the database and the environment exist.
+            self._master = self.locate(self.cloud.region)
         self._planned = True
+
+    def _refuse_what_cannot_work(self) -> None:
+        plans.check_engine(self.engine, self.kind)
+        if self.spec.kind != "ec2":
+            return
+        workers = _xdist_workers()
+        if workers > 1:
+            raise ScaleperfError(
+                f"--loadgen ec2:N cannot run under pytest -n ({workers} xdist workers): every session's EC2 workers "
+                f"would join the one Locust master port {loadgen_spec.MASTER_PORT} of this machine, and each session would "
+                "change this instance's security groups at the same time. Run the configurations one after another "
+                "(leave out -n: one environment moves from configuration to configuration), or keep -n and use "
+                "--loadgen local:N or --loadgen hosts:a,b. Nothing was created."
+            )
+        if self.locustfile is None:
+            raise ScaleperfError("--loadgen ec2:N needs --locustfile (the workers run it). Nothing was created.")
+        if not self.locustfile.is_file():
+            raise ScaleperfError(f"locustfile {self.locustfile} not found; pass --locustfile. Nothing was created.")
 
     # ------------------------------------------------------------------ provision
     @contextlib.contextmanager
@@ -423,14 +481,14 @@ class AwsProvider:
 
     def _wait_db_class(self, cloud, ident: str, db_class: str) -> None:
         # Right after ModifyDBInstance the status may still read "available" with the old class: poll for the new one.
-        deadline = time.monotonic() + envs.UPDATE_TIMEOUT_S
+        deadline = self.clock() + envs.UPDATE_TIMEOUT_S
         while True:
             db = cloud.wait_db(ident)
             if db["DBInstanceClass"] == db_class:
                 return
-            if time.monotonic() > deadline:
+            if self.clock() > deadline:
                 raise ScaleperfError(f"{ident} did not change to {db_class} in time; check it in the RDS console")
-            time.sleep(DB_CLASS_POLL_S)
+            self.sleep(DB_CLASS_POLL_S)
 
     def _start_loadgen(self, cloud, s: Stack) -> None:
         if self.spec.kind == "hosts":
@@ -439,11 +497,10 @@ class AwsProvider:
             return
         if self.spec.kind != "ec2":
             return
-        if self.locustfile is None:
-            raise ScaleperfError("--loadgen ec2:N needs --locustfile")
         from scaleperf.aws.loadgen import worker_bundle
 
-        master = self.locate(cloud.region)
+        master = self._master
+        assert master is not None and self.locustfile is not None, "_preflight checks both before anything is created"
         key = f"runs/{self.run_id}/{self.slot}/workers.tar.gz"
         work = self.work_dir or Path(tempfile.mkdtemp(prefix="scaleperf-aws-"))
         path = Path(work) / "workers.tar.gz"
@@ -487,34 +544,62 @@ class AwsProvider:
             s.dirty = False
 
     # ------------------------------------------------------------------ telemetry
-    def telemetry(self, s: Stack, t0: float, t1: float) -> tuple[Telemetry, ...]:
+    def telemetry(self, s: Stack, t0: float, t1: float) -> tuple[tuple[Telemetry, ...], dict]:
+        """CloudWatch's series for the window [t0, t1], and facts about how they were read.
+
+        CloudWatch publishes a minute's datapoint a few minutes after the minute, and a run's window is read
+        right after the run: the reads repeat every ``TELEMETRY_POLL_S`` until every series' newest datapoint
+        covers t1, or ``telemetry_wait_s`` has passed.  Then the series that still end early get NaN (unknown)
+        for their missing minutes, and the facts say which they are."""
         cloud = self.cloud
-        out = []
         with user_errors("reading CloudWatch metrics"):
             res = cloud.eb.resources(s.env)
-            for n, iid in enumerate(res.instance_ids, 1):
-                pts = cloud.metric(
-                    "AWS/EC2", "CPUUtilization", {"InstanceId": iid}, t0, t1, period=METRIC_PERIOD_S, stat="Average"
-                )
-                out.append(_series(f"app-{n}", "app", pts, t0))
-            if s.dbs:
-                pts = cloud.metric(
-                    "AWS/RDS",
-                    "CPUUtilization",
-                    {"DBInstanceIdentifier": s.dbs[-1]},
-                    t0,
-                    t1,
-                    period=METRIC_PERIOD_S,
-                    stat="Average",
-                )
-                out.append(_series("db", "db", pts, t0))
-            for lb in res.load_balancers:
-                dim = lb.split(":loadbalancer/", 1)[-1]
-                pts = cloud.metric(
-                    "AWS/ApplicationELB", "RequestCount", {"LoadBalancer": dim}, t0, t1, period=METRIC_PERIOD_S, stat="Sum"
-                )
-                out.append(_series("lb", "lb", [], t0, requests=[(t, v / METRIC_PERIOD_S) for t, v in pts]))
-        return tuple(out)
+            started = self.clock()
+            deadline = started + self.telemetry_wait_s
+            while True:
+                read = self._metrics(cloud, s, res, t0, t1)
+                short = [name for name, (_, points) in read.items() if not points or points[-1][0] + METRIC_PERIOD_S < t1]
+                left = deadline - self.clock()
+                if not short or left <= 0:
+                    break
+                self.sleep(min(TELEMETRY_POLL_S, left))
+        waited = self.clock() - started
+        facts: dict = {"source": TELEMETRY_SOURCE, "complete": not short, "waited_s": round(waited)}
+        if short:
+            facts["gave_up"] = (
+                f"CloudWatch had not published up to the end of the run for {', '.join(short)}; their last minutes are NaN"
+            )
+            self.say(
+                f"gave up waiting for CloudWatch after {waited:.0f} s: it has not published the last minutes of the run for "
+                f"{', '.join(short)}; they are recorded as unknown (NaN), and the run's metadata says so"
+            )
+        out = []
+        for name, (tier, points) in read.items():
+            points = _pad(points, t0, t1)
+            if tier == "lb":
+                out.append(_series(name, tier, [], t0, requests=[(t, v / METRIC_PERIOD_S) for t, v in points]))
+            else:
+                out.append(_series(name, tier, points, t0))
+        return tuple(out), facts
+
+    def _metrics(self, cloud, s: Stack, res, t0: float, t1: float) -> dict[str, tuple[str, list[tuple[float, float]]]]:
+        """component -> (tier, its datapoints in [t0, t1]), as CloudWatch has them now."""
+        out: dict[str, tuple[str, list[tuple[float, float]]]] = {}
+        for n, iid in enumerate(res.instance_ids, 1):
+            pts = cloud.metric("AWS/EC2", "CPUUtilization", {"InstanceId": iid}, t0, t1, period=METRIC_PERIOD_S, stat="Average")
+            out[f"app-{n}"] = ("app", pts)
+        if s.dbs:
+            pts = cloud.metric(
+                "AWS/RDS", "CPUUtilization", {"DBInstanceIdentifier": s.dbs[-1]}, t0, t1, period=METRIC_PERIOD_S, stat="Average"
+            )
+            out["db"] = ("db", pts)
+        for n, lb in enumerate(res.load_balancers, 1):
+            dim = lb.split(":loadbalancer/", 1)[-1]
+            pts = cloud.metric(
+                "AWS/ApplicationELB", "RequestCount", {"LoadBalancer": dim}, t0, t1, period=METRIC_PERIOD_S, stat="Sum"
+            )
+            out["lb" if n == 1 else f"lb-{n}"] = ("lb", pts)
+        return out
 
     # ------------------------------------------------------------------ teardown
     def close(self, why: str = "the session ended") -> None:
@@ -572,6 +657,18 @@ def _ignore_missing(step: Callable[[], None]) -> None:
     except ClientError as exc:
         if exc.response["Error"]["Code"] not in ("DBInstanceNotFound", "DBInstanceNotFoundFault", "InvalidDBInstanceState"):
             raise
+
+
+def _pad(points: list[tuple[float, float]], t0: float, t1: float) -> list[tuple[float, float]]:
+    """``points`` followed by NaN for every period up to t1 that CloudWatch has not published (it stamps a
+    period by its start, and rounds a query's start down to the minute)."""
+    first = math.floor(t0 / METRIC_PERIOD_S) * METRIC_PERIOD_S
+    t = points[-1][0] + METRIC_PERIOD_S if points else first
+    out = list(points)
+    while t < t1:
+        out.append((t, math.nan))
+        t += METRIC_PERIOD_S
+    return out
 
 
 def _series(component: str, tier: str, points: list[tuple[float, float]], t0: float, requests=None) -> Telemetry:
