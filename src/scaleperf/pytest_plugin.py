@@ -8,7 +8,9 @@ Everything heavy (locust, boto3, matplotlib) is imported lazily, inside fixtures
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
+import re
 import signal
 import sys
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from scaleperf import gevent_setup
 
 PROVIDERS = ("local", "aws", "url")
 PROFILES = ("smoke", "standard", "full")
+REPORT_NAME = "report.html"  # the first session's pytest-html report in the run's directory
 SETTINGS_KEY = pytest.StashKey["PerfSettings"]()
 CAMPAIGN_KEY = pytest.StashKey["object"]()
 
@@ -47,19 +50,30 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     add("--provider", "scaleperf_provider", "where deployments come from: local | aws | url", default="local", choices=PROVIDERS)
     add("--target-url", "scaleperf_target_url", "base URL of an existing deployment (with --provider url)")
-    add(
-        "--profile",
-        "scaleperf_profile",
-        "load profile size: smoke (~1 min per config) | standard | full",
-        default="smoke",
-        choices=PROFILES,
-    )
+    add("--profile", "scaleperf_profile", _profile_help(), default="smoke", choices=PROFILES)
     add("--replicates", "scaleperf_replicates", "runs per configuration, interleaved across configurations", default="1")
     add("--results-dir", "scaleperf_results_dir", "where runs and reports are written", default="results")
     add("--locustfile", "scaleperf_locustfile", "the locustfile every run uses", default="locustfiles/helpdesk.py")
     add("--keep-deployment", "scaleperf_keep_deployment", "leave deployments running after the session", action="store_true")
     add("--loadgen", "scaleperf_loadgen", "extra load generators: local:N (worker processes), ec2:N[:TYPE], hosts:a,b")
     add("--max-cost", "scaleperf_max_cost", "refuse an AWS plan whose estimated cost (USD) is above this")
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds:.0f} s, {seconds / 60:.0f} min"
+
+
+def _profile_help() -> str:
+    """The --profile help, each profile's length taken from the profiles file (it does not import Locust)."""
+    from scaleperf.errors import ScaleperfError
+    from scaleperf.profiles import load_profiles
+
+    try:
+        found = load_profiles()
+        sizes = [f"{name} ({_duration(found[name].duration_s)})" if name in found else name for name in PROFILES]
+    except ScaleperfError:
+        return "load profile, as fixtures/profiles.toml defines it: " + " | ".join(PROFILES)
+    return "load profile, its length per configuration and replicate: " + " | ".join(sizes)
 
 
 @dataclass(frozen=True)
@@ -144,10 +158,30 @@ def pytest_configure(config: pytest.Config) -> None:
     # Perf runs write one self-contained HTML report by default (pytest-html reads these in its own configure).
     wants_default_report = _perf_selected(config) and not hasattr(config, "workerinput") and not config.option.collectonly
     if wants_default_report and getattr(config.option, "htmlpath", None) is None and config.pluginmanager.hasplugin("html"):
-        config.option.htmlpath = str(settings.results_dir / settings.run_id / "report.html")
+        config.option.htmlpath = str(claim_report_path(settings.results_dir / settings.run_id, settings.configs))
         config.option.self_contained_html = True
     with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+def claim_report_path(run_dir: Path, configs: tuple[str, ...]) -> Path:
+    """A pytest-html file name in ``run_dir`` that no other session of the run has: ``report.html`` for the
+    first, ``report-<configs>.html`` for a later one (sessions sharing ``SCALEPERF_RUN_ID``, e.g. one tox
+    environment per configuration), ``report-<configs>-2.html`` and on after that.
+
+    The name is claimed by creating the file (empty until pytest-html writes it at the end of the session),
+    so sessions starting together never share one.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stem = "report-" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(configs)) or "all")
+    names = itertools.chain((REPORT_NAME, f"{stem}.html"), (f"{stem}-{n}.html" for n in itertools.count(2)))
+    while True:
+        path = run_dir / next(names)
+        try:
+            with open(path, "x"):
+                return path
+        except FileExistsError:
+            continue
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -310,6 +344,8 @@ def pytest_html_results_table_header(cells: list[str]) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_html_results_table_row(report, cells: list[str]) -> None:
+    from scaleperf.report.redact import scrub_text
+
     props = dict(getattr(report, "user_properties", []))
     p95 = props.get("p95_ms")
     err = props.get("error_rate")
@@ -317,6 +353,31 @@ def pytest_html_results_table_row(report, cells: list[str]) -> None:
     cells.insert(3, f"<td>{'' if p95 is None else f'{p95:.1f}'}</td>")
     cells.insert(4, f"<td>{'' if err is None else f'{err:.2%}'}</td>")
     cells.insert(5, f"<td>{props.get('verdict', '')}</td>")
+    cells[:] = [scrub_text(cell) for cell in cells]
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_html_results_table_html(report, data: list[str]) -> None:
+    """A test's failure text and captured output, as the HTML report shows them, with secrets masked."""
+    import html
+
+    from scaleperf.report.redact import scrub_text
+
+    data[:] = [html.escape(scrub_text(html.unescape(text))) for text in data]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Mask secrets in the environment table of the HTML report (pytest-html reads it after this)."""
+    try:
+        from pytest_metadata.plugin import metadata_key
+    except ImportError:
+        return
+    metadata = session.config.stash.get(metadata_key, None)
+    if metadata:
+        from scaleperf.report.redact import scrub
+
+        metadata.update(scrub(dict(metadata)))  # type: ignore[arg-type]
 
 
 # ------------------------------------------------------------------------------- html extras
@@ -339,7 +400,7 @@ class PerfExtras:
         from scaleperf.report import extras as report_extras
 
         line = f"<p><b>{html.escape(verdict.outcome)}</b>: {html.escape(verdict.reason)}</p>"
-        self._extras.append(report_extras.html(line))
+        self._extras.append(report_extras.html(line))  # secrets masked there
 
     def saturation(self, verdict, result) -> None:
         from scaleperf.report import extras as report_extras

@@ -6,19 +6,24 @@ contract between the load engine, analysis and reports: analysis and reports rea
 
 On disk, one run of one configuration lives in ``<results>/<run-id>/<config>/r<replicate>/``::
 
-    meta.json            facts, phases, self-checks, names; "complete": false until the run ends
+    meta.json            facts, phases, self-checks, names; "complete": false until the run ends; secrets masked
     samples/part-*.npz   request columns, appended in chunks as the run goes
     series.npz           per-second series
     telemetry.npz        target-side series, one prefix per component
 
 A run killed mid-way leaves its chunks and a meta.json marked incomplete; :func:`load` reads it.
+Nothing secret reaches the disk through meta.json: metadata, self-checks and the name tables pass through
+:func:`scaleperf.report.redact.scrub` as they are written (a deployment's description may carry a database
+URL with its password, a token or AWS keys).
 """
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -26,6 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from scaleperf.errors import ScaleperfError
+from scaleperf.report.redact import scrub
 
 SCHEMA_VERSION = 1
 OK = 0  # error-kind index of a successful request; error_kinds[0] is always "ok"
@@ -39,6 +45,9 @@ SAMPLE_DTYPES = {
     "size": np.uint32,  # response body bytes
     "error": np.uint8,  # index into error_kinds; 0 = ok
 }
+# Distributions whose versions a run records (meta["versions"]): the load generator and what computes the figures.
+VERSIONED_PACKAGES = ("locust", "gevent", "geventhttpclient", "numpy", "scipy", "scaleperf")
+GIT_TIMEOUT_S = 5.0  # `git status` of the checkout a run came from
 SERIES_KEYS = ("t", "users", "deploy_users", "rps", "fail_rps", "p50_ms", "p95_ms", "p99_ms", "gen_cpu_pct")
 
 
@@ -180,14 +189,15 @@ class RunWriter:
         self._parts = len(list((self.path / "samples").glob("part-*.npz")))
 
     def write_meta(self, *, meta: dict, phases: tuple[Phase, ...] | list[Phase], checks: dict, samples: Samples) -> None:
+        """Write meta.json with every secret masked (see :mod:`scaleperf.report.redact`)."""
         doc = {
             "schema": SCHEMA_VERSION,
-            "meta": meta,
+            "meta": scrub(meta),
             "phases": [asdict(p) for p in phases],
-            "checks": checks,
-            "names": list(samples.names),
-            "groups": list(samples.groups),
-            "error_kinds": list(samples.error_kinds),
+            "checks": scrub(checks),
+            "names": scrub(list(samples.names)),
+            "groups": scrub(list(samples.groups)),
+            "error_kinds": scrub(list(samples.error_kinds)),
         }
         _atomic_write(self.path / "meta.json", json.dumps(doc, indent=2, default=_json_default).encode())
 
@@ -220,6 +230,33 @@ class RunWriter:
         with open(self.path / "telemetry.npz.tmp", "wb") as f:
             np.savez(f, **arrays)
         os.replace(self.path / "telemetry.npz.tmp", self.path / "telemetry.npz")
+
+
+def package_versions(packages: tuple[str, ...] = VERSIONED_PACKAGES) -> dict[str, str | None]:
+    """The installed version of each distribution in ``packages`` (None when it is not installed)."""
+    versions: dict[str, str | None] = {}
+    for name in packages:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_dirty(repo: Path) -> bool | None:
+    """Whether the git checkout at ``repo`` has uncommitted changes (``git status --porcelain`` says anything).
+
+    None when it cannot be told: git is not installed, ``repo`` is not a checkout, or git took too long.
+    """
+    try:
+        out = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=repo, capture_output=True, text=True, timeout=GIT_TIMEOUT_S, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return bool(out.stdout.strip())
 
 
 def save(result: RunResult, path: Path) -> Path:

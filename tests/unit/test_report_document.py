@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import re
 from pathlib import Path
 
@@ -26,6 +27,26 @@ JWT = "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJ1c2VyXzQyIiwiZXhwIjoxNzY0
 PASSWORD = "Tr0ub4dor-and-3"
 AWS_KEY = "AKIAIOSFODNN7QWERTYU"
 AWS_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYzzEXAMPLEKEY"
+DATABASE_URL = f"postgresql://helpdesk:{PASSWORD}@127.0.0.1:5432/helpdesk"
+SECRETS = (JWT, PASSWORD, AWS_KEY, AWS_SECRET, JWT.split(".")[1])  # none of these may reach any file
+# Secrets planted in what a run records: a deployment description carrying a database URL, tokens and AWS keys.
+PLANTED = {
+    "auth_token": JWT,
+    "database_url": DATABASE_URL,
+    "note": f"logged in with Authorization: Bearer {JWT}, password={PASSWORD}",
+    "aws": {"access_key_id": AWS_KEY, "aws_secret_access_key": AWS_SECRET},
+}
+
+
+def planted_meta() -> dict:
+    """Run metadata with every kind of secret planted in it, as a careless deployment description would carry."""
+    deployment = {
+        "provider": "local",
+        "db_password": PASSWORD,
+        "env": f"AWS_ACCESS_KEY_ID={AWS_KEY} DATABASE_URL={DATABASE_URL}",
+        **PLANTED,
+    }
+    return {"deployment": deployment, "extra": PLANTED, "base_url": f"http://admin:{PASSWORD}@127.0.0.1:8000"}
 
 
 def synthetic_run(config: str, replicate: int = 1, *, seed: int = 0, meta: dict | None = None) -> RunResult:
@@ -336,30 +357,93 @@ def test_missing_results_say_what_to_do(tmp_path):
         document.build(tmp_path, "nope")
 
 
+# A pytest-html session of the run: a failure message, captured output and a log record carrying secrets,
+# a perf row's extras and verdict, and a secret in the environment table.
+_SECRET_SESSION = """\
+import logging, sys
+sys.path.insert(0, {here!r})
+from test_report_document import DATABASE_URL, JWT, PASSWORD, synthetic_run, planted_meta
+from types import SimpleNamespace
+from scaleperf.pytest_plugin import PerfExtras
+from scaleperf.report import extras as report_extras
+
+def test_row(extras):
+    extras.extend(report_extras.extras_for_run(synthetic_run("single", meta=planted_meta()), None))
+    PerfExtras(extras).verdict(SimpleNamespace(outcome="fail", reason=f"login with token {{JWT}} refused"))
+
+def test_failure():
+    print(f"DATABASE_URL={{DATABASE_URL}}")
+    logging.getLogger("helpdesk").warning("Authorization: Bearer %s", JWT)
+    token = JWT
+    assert token is None, f"login failed, password={{PASSWORD}}"
+"""
+
+
 @pytest.mark.slow
-def test_no_secrets_in_any_output(tmp_path):
-    planted = {
-        "auth_token": JWT,
-        "database_url": f"postgresql://helpdesk:{PASSWORD}@127.0.0.1:5432/helpdesk",
-        "note": f"logged in with Authorization: Bearer {JWT}, password={PASSWORD}",
-        "aws": {"access_key_id": AWS_KEY, "aws_secret_access_key": AWS_SECRET},
-    }
-    deployment = {"provider": "local", "db_password": PASSWORD, "env": f"AWS_ACCESS_KEY_ID={AWS_KEY}", **planted}
-    meta = {"deployment": deployment, "extra": planted}
-    root = save_campaign(tmp_path, configs=("single", "vertical"), replicates=1, meta=meta)
-    run = synthetic_run("single", meta=meta)
-    checks = {**run.checks, "saturated": True, "reasons": [f"login failed for token {JWT} password: {PASSWORD} key {AWS_KEY}"]}
-    run = RunResult(**{**run.__dict__, "checks": checks, "meta": {**run.meta, "run_id": RUN_ID + "-x"}})
-    results.save(run, results.run_dir(root, RUN_ID, "single", 2))
-    md_path, _ = document.build(root, RUN_ID)
-    out = extras.extras_for_run(run, None) + extras.extras_for_comparison(_verdict(reason=f"token {JWT}"), None)
-    texts = [p.read_bytes().decode("latin-1") for p in md_path.parent.rglob("*") if p.is_file() and p.suffix in (".md", ".html")]
-    texts += [str(e["content"]) for e in out if e["format_type"] == "html"]
-    for secret in (JWT, PASSWORD, AWS_KEY, AWS_SECRET, JWT.split(".")[1]):
-        for text in texts:
-            assert secret not in text
-    for shown in ("login failed for token [redacted]", "postgresql://helpdesk:[redacted]@127.0.0.1", "db password"):
-        assert any(shown in t for t in texts), shown  # the planted facts and failure message made it in, masked
+def test_no_secrets_in_any_file_of_the_run_directory(tmp_path):
+    """Secrets planted in what a run records never reach a file of its directory: meta.json, the Locust CSVs,
+    results.md/html and the pytest-html report.html; each planted fact is there, masked."""
+    import subprocess
+    import sys
+
+    from scaleperf.load import csv as locust_csv
+
+    meta = planted_meta()
+    run_dir = tmp_path / RUN_ID
+    stored = [synthetic_run("single", 1, meta=meta), synthetic_run("vertical", 1, meta=meta)]
+    failing = synthetic_run("single", 2, meta=meta)
+    reasons = [f"login failed for token {JWT} password: {PASSWORD} key {AWS_KEY}"]
+    error = f"HTTP 401: token {JWT} expired; password={PASSWORD}"  # a failure's message, recorded as its error kind
+    samples = dataclasses.replace(failing.samples, error_kinds=("ok", error))
+    checks = {**failing.checks, "saturated": True, "reasons": reasons}
+    stored.append(RunResult(**{**failing.__dict__, "checks": checks, "samples": samples}))
+    for run in stored:
+        # As the engine writes a run: chunks, series, telemetry and meta.json, then the Locust CSVs from the
+        # samples read back from disk, then meta.json again.
+        path = results.save(run, results.run_dir(tmp_path, RUN_ID, run.config, run.meta["replicate"]))
+        locust_csv.write(path, results.load(path).samples, dict.fromkeys(NAMES, "GET"), run.series, t0=1_764_400_000.0)
+
+    (tmp_path / "none.ini").write_text("[pytest]\n")
+    (tmp_path / "test_session.py").write_text(_SECRET_SESSION.format(here=str(Path(__file__).parent)))
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:locust", "-p", "no:anyio",
+         "-p", "no:schemathesis", "-c", str(tmp_path / "none.ini"),
+         "--rootdir", str(tmp_path), f"--html={run_dir / 'report.html'}", "--self-contained-html",
+         "--metadata", "DATABASE_URL", DATABASE_URL, "test_session.py"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "1 failed, 1 passed" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
+    document.build(tmp_path, RUN_ID)
+
+    files = {p.relative_to(run_dir).as_posix(): p.read_bytes().decode("latin-1") for p in run_dir.rglob("*") if p.is_file()}
+    for name in ("results.md", "results.html", "report.html", "single/r1/meta.json", "single/r2/meta.json"):
+        assert name in files, sorted(files)
+    for name in ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv"):
+        assert f"vertical/r1/{name}" in files, sorted(files)
+    for name, text in files.items():
+        for secret in SECRETS:
+            assert secret not in text, f"{secret} in {name}"
+    masked = {
+        "single/r1/meta.json": ("postgresql://helpdesk:[redacted]@127.0.0.1", '"db_password": "[redacted]"', "http://admin:[redacted]@"),
+        "single/r2/meta.json": ("login failed for token [redacted]", "HTTP 401: token [redacted] expired"),
+        "single/r2/locust_failures.csv": ("HTTP 401: token [redacted] expired; password=[redacted]",),
+        "results.md": ("login failed for token [redacted]", "postgresql://helpdesk:[redacted]@127.0.0.1", "db password"),
+        "report.html": (
+            "Bearer [redacted]", "password=[redacted]", "postgresql://helpdesk:[redacted]@", "login with token [redacted]"
+        ),
+    }  # fmt: skip
+    for name, shown in masked.items():
+        for text in shown:
+            assert text in files[name], f"{text!r} not in {name}"  # the planted facts made it in, masked
+
+
+def test_extras_mask_secrets():
+    out = extras.extras_for_run(synthetic_run("single", meta=planted_meta()), None)
+    out += extras.extras_for_comparison(_verdict(reason=f"token {JWT}"), None)
+    texts = [str(e["content"]) for e in out if e["format_type"] == "html"]
+    for secret in SECRETS:
+        assert not any(secret in text for text in texts), secret
+    assert any("token [redacted]" in text for text in texts)
 
 
 @pytest.mark.slow
@@ -406,3 +490,153 @@ def test_a_killed_run_and_an_empty_one_still_make_a_document(tmp_path):
     out = extras.extras_for_run(empty, None)
     assert [e["format_type"] for e in out] == ["image"] * 4 + ["html"]
     assert "no target-side telemetry" in out[-1]["content"]
+
+
+# ----------------------------------------------------------------------------------------- recorded profile
+_PROFILES_AT_RUN = """
+[profiles.smoke]
+description = "the smoke profile as it was when the run ran"
+[[profiles.smoke.phases]]
+kind = "ramp"
+users = 40
+rate = 4.0
+[[profiles.smoke.phases]]
+kind = "plateau"
+duration_s = 30
+warmup_s = 5
+"""
+_PROFILES_TODAY = """
+[profiles.smoke]
+description = "the smoke profile as edited since"
+[[profiles.smoke.phases]]
+kind = "ramp"
+users = 90
+rate = 3.0
+[[profiles.smoke.phases]]
+kind = "plateau"
+duration_s = 45
+warmup_s = 10
+"""
+
+
+def _engine_profile_meta(profiles_toml: Path) -> dict:
+    """The profile facts the load engine records of a run (name, description, phases)."""
+    from scaleperf.profiles import load_profile
+
+    profile = load_profile("smoke", profiles_toml)
+    return {"profile": profile.name, "profile_description": profile.description, "profile_phases": profile.raw()}
+
+
+def _growth(run: RunResult) -> tuple[str, list[str]]:
+    """The "How the load grows" paragraph and bullets of ``run``'s methodology section."""
+    analysis = document.Analysis(provider="local", slos=[], saturation={}, comparisons=[])
+    blocks = document.methodology_section({run.config: [run]}, analysis)
+    at = next(i for i, b in enumerate(blocks) if isinstance(b, document.Heading) and b.text == "How the load grows")
+    return blocks[at + 1].text, list(blocks[at + 2].items)
+
+
+@pytest.fixture
+def profiles_changed_after_the_run(tmp_path, monkeypatch) -> dict:
+    """The meta of a run made with one smoke profile; fixtures/profiles.toml has since been edited."""
+    from scaleperf.report import methodology
+
+    at_run, today = tmp_path / "at-run.toml", tmp_path / "today.toml"
+    at_run.write_text(_PROFILES_AT_RUN)
+    today.write_text(_PROFILES_TODAY)
+    monkeypatch.setattr(methodology, "PROFILES_PATH", today)
+    monkeypatch.setattr(methodology, "read_locustfile", _no_locustfile)  # personas are not under test here
+    return _engine_profile_meta(at_run)
+
+
+def _no_locustfile(*args, **kwargs):
+    from scaleperf.errors import ScaleperfError
+
+    raise ScaleperfError("not read in this test")
+
+
+def test_load_growth_is_what_the_run_recorded_not_todays_profiles_file(profiles_changed_after_the_run):
+    run = synthetic_run("single", meta=profiles_changed_after_the_run)
+    para, items = _growth(run)
+    assert items == [
+        "ramp: 4 new users per second up to 40 users",
+        "plateau: 40 users held for 30 seconds, the first 5 seconds discarded as warm-up",
+    ]
+    assert "as it was when the run ran" in para and "as edited since" not in para and "today's" not in para
+
+
+def test_a_run_without_recorded_phases_falls_back_to_the_profiles_file_and_says_so(profiles_changed_after_the_run):
+    legacy = {"profile": "smoke", "profile_description": None, "profile_phases": None}
+    para, items = _growth(synthetic_run("single", meta=legacy))
+    assert items[0] == "ramp: 3 new users per second up to 90 users"
+    assert "today's, from fixtures/profiles.toml" in para and "as edited since" in para
+
+
+def test_recorded_phases_without_a_description_take_todays_only_while_the_phases_are_unchanged(profiles_changed_after_the_run):
+    from scaleperf.report import methodology
+
+    changed = {**profiles_changed_after_the_run, "profile_description": None}
+    assert methodology.recorded_profile(changed)[1:] == ("", changed["profile_phases"], True)
+    same = {**_engine_profile_meta(methodology.PROFILES_PATH), "profile_description": None}
+    assert methodology.recorded_profile(same)[1] == "the smoke profile as edited since"
+
+
+@pytest.mark.slow
+def test_report_rebuilt_after_the_profiles_file_changed_describes_the_run(tmp_path, profiles_changed_after_the_run):
+    """`scaleperf report DIR` after fixtures/profiles.toml was edited: the document describes the profile the run ran."""
+    meta = {**profiles_changed_after_the_run, "profile_description": "the smoke profile as it was when the run ran"}
+    results.save(synthetic_run("single", meta=meta), results.run_dir(tmp_path, RUN_ID, "single", 1))
+    md = document.build(tmp_path / RUN_ID)[0].read_text()
+    assert "ramp: 4 new users per second up to 40 users" in md and "up to 90 users" not in md
+    assert "as it was when the run ran" in md and "as edited since" not in md
+
+
+# ----------------------------------------------------------------------------------------- header, captions
+def _analysis(slos: list | None = None) -> document.Analysis:
+    return document.Analysis(provider="local", slos=slos or [], saturation={}, comparisons=[])
+
+
+def test_header_states_the_software_the_runs_recorded_and_links_every_session_report(tmp_path):
+    versions = {"locust": "2.47.0", "gevent": "26.9.0", "geventhttpclient": "2.6.1", "numpy": "2.4.6", "scipy": "1.17.1"}
+    meta = {"versions": {**versions, "scaleperf": "0.1.0"}, "git_commit": "0123456789abcdef", "git_dirty": True}
+    runs = {"single": [synthetic_run("single", meta=meta)], "vertical": [synthetic_run("vertical", meta=meta)]}
+    for name in ("report.html", "report-vertical.html", "report-horizontal1-horizontal2.html"):
+        (tmp_path / name).write_text("<html></html>")
+    (tmp_path / document.HTML_NAME).write_text("not a session report")
+    blocks = document.header_blocks(RUN_ID, runs, _analysis(), tmp_path)
+    md = document.to_markdown(blocks, document.FIGURES_DIR)
+    html = document.to_html(blocks, "t")
+    assert "scaleperf 0.1.0" in md and "scipy 1.17.1" in md and "geventhttpclient 2.6.1" in md
+    assert "commit 0123456789ab with uncommitted changes" in md
+    names = ["report.html", "report-horizontal1-horizontal2.html", "report-vertical.html"]
+    assert re.findall(r"\[(report[^]]*\.html)\]\((report[^)]*\.html)\)", md) == [(n, n) for n in names]
+    assert re.findall(r'<a href="(report[^"]*)">', html) == names and "results.html" not in md
+    clean = {
+        "single": [synthetic_run("single", meta={**meta, "git_dirty": False, "versions": {**versions, "scaleperf": "0.2.0"}})]
+    }
+    md = document.to_markdown(document.header_blocks(RUN_ID, runs | clean, _analysis(), tmp_path / "none"), "f")
+    assert "did not all use the same software" in md and "scaleperf 0.2.0" in md and "(no uncommitted changes)" in md
+    assert "report.html" not in md
+
+
+def test_round_trip_is_stated_beside_every_latency_table(tmp_path):
+    rtt = {"rtt_ms": 0.42, "rtt_probes": 3, "rtt_path": "/health"}
+    runs = {"single": [synthetic_run("single", meta=rtt)], "vertical": [synthetic_run("vertical", meta={**rtt, "rtt_ms": 7.5})]}
+    analysis = _analysis(slo.load_slos(None, "local"))
+    blocks = document.configuration_section("single", runs["single"], analysis) + document.comparison_section(runs, analysis)
+    captions = {
+        b.caption.splitlines()[0]: b.caption.splitlines()[1:] for b in blocks if isinstance(b, document.Table) and b.caption
+    }
+    one = "Included in every response time: client round trip 0.4 ms (median of 3 health checks)"
+    assert captions["SLO verdicts on the plateau"] == [one]
+    assert next(v for k, v in captions.items() if k.startswith("Statistics per endpoint group")) == [one]
+    both = captions["Side by side (plateau of the first complete replicate)"]
+    assert len(both) == 1 and "single, client round trip 0.4 ms" in both[0] and "vertical, client round trip 7.5 ms" in both[0]
+    figures = {b.name: b.caption for b in blocks if isinstance(b, document.Image)}
+    latency = ("single-r1-latency", "single-r1-cdf", "configurations", "configurations-cdf")
+    assert all("round trip" in figures[name] for name in latency), figures
+    md = document.to_markdown(blocks, document.FIGURES_DIR)
+    assert f"*SLO verdicts on the plateau*\n\n*{one}*\n\n| SLO |" in md
+    html = document.to_html(blocks, "t")
+    assert f"<caption>SLO verdicts on the plateau<br>{one}</caption>" in html
+    without = document.configuration_section("single", [synthetic_run("single")], analysis)
+    assert not any("round trip" in b.caption for b in without if isinstance(b, document.Table | document.Image))

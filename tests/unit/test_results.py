@@ -104,3 +104,57 @@ def test_other_schema_or_missing_meta_is_a_clear_error(tmp_path):
     (path / "meta.json").write_text(json.dumps(doc))
     with pytest.raises(ScaleperfError, match="schema 99"):
         results.load(path)
+
+
+def test_meta_is_written_with_its_secrets_masked(tmp_path):
+    from test_report_document import AWS_KEY, JWT, PASSWORD, SECRETS, planted_meta
+
+    reasons = [f"login failed for token {JWT}"]
+    samples = results.Samples.empty(names=("/a",), groups=("polls",), error_kinds=("ok", f"HTTP 401: Bearer {JWT} expired"))
+    meta = {"config": "single", "scale": 0.2, "complete": False, **planted_meta()}
+    w = results.RunWriter(tmp_path / "r1")
+    w.write_meta(meta=meta, phases=(), checks={"saturated": True, "reasons": reasons, "key": AWS_KEY}, samples=samples)
+    text = (tmp_path / "r1" / "meta.json").read_text()
+    for secret in SECRETS:
+        assert secret not in text, secret
+    loaded = results.load(tmp_path / "r1")
+    assert loaded.meta["deployment"]["database_url"] == "postgresql://helpdesk:[redacted]@127.0.0.1:5432/helpdesk"
+    assert loaded.meta["deployment"]["db_password"] == "[redacted]" and loaded.meta["config"] == "single"
+    assert loaded.meta["scale"] == 0.2 and loaded.checks["saturated"] is True
+    assert loaded.checks["reasons"] == ["login failed for token [redacted]"]
+    assert loaded.samples.error_kinds == ("ok", "HTTP 401: Bearer [redacted] expired")
+    assert meta["deployment"]["db_password"] == PASSWORD  # the caller's metadata is left as it was
+
+
+def test_package_versions_are_the_installed_ones():
+    import importlib.metadata
+
+    versions = results.package_versions()
+    assert set(versions) == {"locust", "gevent", "geventhttpclient", "numpy", "scipy", "scaleperf"}
+    assert versions["numpy"] == importlib.metadata.version("numpy") == np.__version__
+    assert versions["scaleperf"] == importlib.metadata.version("scaleperf")
+    assert results.package_versions(("no-such-distribution-here",)) == {"no-such-distribution-here": None}
+
+
+def test_git_dirty_tells_uncommitted_changes_and_none_without_git(tmp_path, monkeypatch):
+    import shutil
+    import subprocess
+
+    if shutil.which("git") is None:
+        pytest.skip("git is not installed")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.org", "-c", "commit.gpgsign=false"]
+    subprocess.run([*git, "init", "-q"], cwd=repo, check=True)
+    (repo / "a.txt").write_text("one\n")
+    subprocess.run([*git, "add", "a.txt"], cwd=repo, check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "one"], cwd=repo, check=True)
+    assert results.git_dirty(repo) is False
+    (repo / "a.txt").write_text("two\n")
+    assert results.git_dirty(repo) is True
+    assert results.git_dirty(tmp_path / "not-a-checkout") is None  # no such directory
+    (tmp_path / "plain").mkdir()
+    monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(tmp_path))
+    assert results.git_dirty(tmp_path / "plain") is None  # not a checkout
+    monkeypatch.setenv("PATH", str(tmp_path / "plain"))
+    assert results.git_dirty(repo) is None  # git absent

@@ -359,13 +359,16 @@ def run(
         **(meta or {}),
         "scale": scale,
         "profile": profile.name,
+        "profile_description": profile.description,
         "profile_phases": profile.raw(),
         "base_url": base_url,
         "locustfile": str(locustfile),
         "user_classes": sorted(classes),
         "locust_version": locust.__version__,
         "python_version": platform.python_version(),
+        "versions": results.package_versions(),  # locust, gevent, geventhttpclient, numpy, scipy, scaleperf
         "git_commit": _git_commit(),
+        "git_dirty": results.git_dirty(REPO_ROOT),  # uncommitted changes in the checkout; None: no git
         "machine": _machine(),
         "workers": workers,
         "expect_workers": expect_workers,

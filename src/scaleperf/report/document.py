@@ -6,6 +6,9 @@ modules (SLOs, saturation, comparisons) and writes, in the run's directory:
 * ``results.md``: Markdown, its figures as PNG files in ``figures/`` beside it;
 * ``results.html``: one self-contained HTML file, the same figures embedded as ``data:image/png;base64``.
 
+The document links the pytest-html reports the run's sessions wrote beside it (``report.html``, and
+``report-<configs>.html`` for each further session sharing the run id).
+
 Sections follow the assignment's "What you will turn in": the methodology (from the locustfile and the
 profile), then per configuration what it is, its plots, a statistics table per endpoint group, the
 saturation point and the tier that limited it, then the configurations side by side with the comparison
@@ -45,6 +48,7 @@ log = logging.getLogger(__name__)
 MARKDOWN_NAME = "results.md"  # file names written in the run's directory
 HTML_NAME = "results.html"
 FIGURES_DIR = "figures"  # PNGs the Markdown links to, beside it
+SESSION_REPORTS = "report*.html"  # pytest-html reports of the sessions that wrote the run, beside the document
 # How each comparison result reads between the two configurations' names.
 RESULT_PHRASES = {
     BETTER: "is better than",
@@ -85,10 +89,17 @@ class Bullets:
 
 
 @dataclass(frozen=True)
+class Links:
+    """Files beside the document, linked by their relative path: (text, href) pairs."""
+
+    items: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
 class Table:
     header: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
-    caption: str = ""
+    caption: str = ""  # one line per caption line
 
 
 @dataclass(frozen=True)
@@ -98,11 +109,32 @@ class Image:
     caption: str
 
 
-Block = Heading | Para | Bullets | Table | Image
+Block = Heading | Para | Bullets | Links | Table | Image
 
 
 def _image(name: str, fig: Figure, caption: str) -> Image:
     return Image(name=name, png=plots.png(fig), caption=caption)
+
+
+def _join(*sentences: str) -> str:
+    """The non-empty ``sentences`` as one line (a figure's caption), each ending in a full stop."""
+    return " ".join(s if s.endswith(".") else s + "." for s in sentences if s)
+
+
+def _caption(*lines: str) -> str:
+    """A caption of the non-empty ``lines``, one line each."""
+    return "\n".join(line for line in lines if line)
+
+
+def _round_trip(runs: list[RunResult]) -> str:
+    """The round trip to the target the latencies of ``runs`` include, one configuration after another."""
+    notes = [(r.config, extras.round_trip_note(r)) for r in runs]
+    notes = [(config, note) for config, note in notes if note]
+    if not notes:
+        return ""
+    if len(runs) == 1:
+        return f"Included in every response time: {notes[0][1]}"
+    return "Included in every response time: " + "; ".join(f"{config}, {note}" for config, note in notes)
 
 
 # ------------------------------------------------------------------------------------------ loading
@@ -230,13 +262,14 @@ def methodology_section(runs: dict[str, list[RunResult]], analysis: Analysis) ->
             if docs:
                 blocks.append(Bullets(tuple(f"`{k}`: {v.splitlines()[0]}" for k, v in docs.items() if v)))
     blocks.append(Heading(3, "How the load grows"))
-    name, description, raw = methodology.profile_phases(first.meta.get("profile"))
+    name, description, raw, recorded = methodology.recorded_profile(first.meta)
     items = (
         methodology.describe_phases(raw)
         if raw
         else [f"{p.label}: {p.deploy_users} users from {p.start_s:.0f} to {p.end_s:.0f} s" for p in first.phases]
     )
-    blocks.append(Para(f"Profile `{name}`{': ' + description if description else ''}. In deployment-scale users:"))
+    source = "" if recorded or not raw else " (the run recorded no phases: these are today's, from fixtures/profiles.toml)"
+    blocks.append(Para(f"Profile `{name}`{': ' + description if description else ''}{source}. In deployment-scale users:"))
     blocks.append(Bullets(tuple(items)))
     scales = sorted({r.scale for rs in runs.values() for r in rs})
     if scales != [1.0]:
@@ -305,11 +338,12 @@ def configuration_section(name: str, replicates: list[RunResult], analysis: Anal
     stem = f"{name}-r{main.meta.get('replicate', 0)}"
     windows = tables.plateau_windows(main)
     window = (windows[0][0], windows[-1][1]) if windows else None
+    rtt = _round_trip([main])
     blocks.append(
         _image(
             f"{stem}-latency",
             plots.latency_over_time(main, analysis.slos),
-            "Response time percentiles per second, SLO thresholds dashed.",
+            _join("Response time percentiles per second, SLO thresholds dashed.", rtt),
         )
     )
     blocks.append(_image(f"{stem}-load", plots.load_over_time(main), "Users offered and requests served per second."))
@@ -318,24 +352,25 @@ def configuration_section(name: str, replicates: list[RunResult], analysis: Anal
     )
     blocks.append(
         _image(
-            f"{stem}-cdf", plots.latency_cdf(main, window), "Distribution of response times on the plateau, per endpoint group."
+            f"{stem}-cdf",
+            plots.latency_cdf(main, window),
+            _join("Distribution of response times on the plateau, per endpoint group.", rtt),
         )
     )
     if main.telemetry:
         blocks.append(_image(f"{stem}-telemetry", plots.telemetry(main), "Target-side CPU and throttling per component."))
     where = ", ".join(f"{a:.0f}-{b:.0f} s" for a, b in windows) or "(no requests recorded)"
-    rtt = extras.round_trip_note(main)
     blocks.append(
         Table(
             tables.GROUP_HEADER,
             tuple(tables.group_rows(tables.group_stats(main, windows))),
-            f"Statistics per endpoint group, plateau {where}" + (f"; {rtt}" if rtt else ""),
+            _caption(f"Statistics per endpoint group, plateau {where}", rtt),
         )
     )
     if analysis.slos:
         verdicts = slo_mod.evaluate(main, analysis.slos)
         rows = tuple((v.slo_id, slo_mod.format_value(v.measured, v.unit), v.outcome) for v in verdicts)
-        blocks.append(Table(("SLO", "measured", "verdict"), rows, "SLO verdicts on the plateau"))
+        blocks.append(Table(("SLO", "measured", "verdict"), rows, _caption("SLO verdicts on the plateau", rtt)))
     sat = analysis.saturation.get(name)
     limit = bottleneck.find(main, sat)
     if sat is not None:
@@ -407,19 +442,21 @@ def comparison_section(runs: dict[str, list[RunResult]], analysis: Analysis) -> 
         "saturation",
         "limiting tier",
     )
-    blocks.append(Table(header, tuple(rows), "Side by side (plateau of the first complete replicate)"))
+    mains = [_main_run(r) for r in runs.values()]
+    rtt = _round_trip(mains)
+    blocks.append(Table(header, tuple(rows), _caption("Side by side (plateau of the first complete replicate)", rtt)))
     blocks.append(
         _image(
             "configurations",
             plots.configurations_side_by_side(bars),
-            "p95 on the plateau and saturation point per configuration.",
+            _join("p95 on the plateau and saturation point per configuration.", rtt),
         )
     )
     blocks.append(
         _image(
             "configurations-cdf",
-            plots.latency_cdf_by_config([_main_run(r) for r in runs.values()]),
-            "Response time distributions per configuration.",
+            plots.latency_cdf_by_config(mains),
+            _join("Response time distributions per configuration.", rtt),
         )
     )
     if analysis.comparisons:
@@ -493,8 +530,11 @@ def to_markdown(blocks: list[Block], figures_dir: str) -> str:
             parts.append(scrub_text(b.text))
         elif isinstance(b, Bullets):
             parts.append("\n".join(f"- {scrub_text(i)}" for i in b.items))
+        elif isinstance(b, Links):
+            parts.append("\n".join(f"- [{scrub_text(text)}]({href})" for text, href in b.items))
         elif isinstance(b, Table):
-            parts.append((f"*{scrub_text(b.caption)}*\n\n" if b.caption else "") + tables.markdown(b.header, list(b.rows)))
+            caption = "".join(f"*{scrub_text(line)}*\n\n" for line in b.caption.splitlines())
+            parts.append(caption + tables.markdown(b.header, list(b.rows)))
         elif isinstance(b, Image):
             parts.append(f"![{scrub_text(b.caption)}]({figures_dir}/{b.name}.png)")
     return "\n\n".join(parts) + "\n"
@@ -515,6 +555,9 @@ def to_html(blocks: list[Block], title: str) -> str:
             parts.append(f"<p>{_inline_code(b.text)}</p>")
         elif isinstance(b, Bullets):
             parts.append("<ul>" + "".join(f"<li>{_inline_code(i)}</li>" for i in b.items) + "</ul>")
+        elif isinstance(b, Links):
+            items = (f'<li><a href="{html.escape(href, quote=True)}">{_inline_code(text)}</a></li>' for text, href in b.items)
+            parts.append("<ul>" + "".join(items) + "</ul>")
         elif isinstance(b, Table):
             parts.append(tables.html_table(b.header, list(b.rows), b.caption))
         elif isinstance(b, Image):
@@ -529,19 +572,52 @@ def to_html(blocks: list[Block], title: str) -> str:
 
 
 def _commit(meta: dict) -> str:
-    return str(meta.get("git_commit") or meta.get("git") or "n/a")[:12]
+    commit = str(meta.get("git_commit") or meta.get("git") or "n/a")[:12]
+    dirty = meta.get("git_dirty")
+    if dirty is None:  # not recorded, or git could not tell
+        return commit
+    return commit + (" with uncommitted changes" if dirty else " (no uncommitted changes)")
 
 
-def blocks_for(run_id: str, runs: dict[str, list[RunResult]], analysis: Analysis) -> list[Block]:
+def _software(meta: dict) -> str:
+    """What a run ran on: the versions it recorded and its commit, e.g. "Locust 2.47.0, gevent 26.9.0, ...; commit ..."."""
+    versions = dict(meta.get("versions") or {})
+    versions.setdefault("locust", meta.get("locust_version"))
+    shown = ", ".join(f"{name} {version}" for name, version in versions.items() if version) or "versions not recorded"
+    python = f", Python {meta['python_version']}" if meta.get("python_version") else ""
+    return f"{shown}{python}; commit {_commit(meta)}"
+
+
+def session_reports(run_dir: Path) -> list[Path]:
+    """The pytest-html reports beside the document (``report.html`` first, then the later sessions')."""
+    return sorted(run_dir.glob(SESSION_REPORTS), key=lambda p: (p.name != "report.html", p.name))
+
+
+def header_blocks(run_id: str, runs: dict[str, list[RunResult]], analysis: Analysis, run_dir: Path | None = None) -> list[Block]:
     first = _main_run(next(iter(runs.values())))
     blocks: list[Block] = [
         Heading(1, f"Load Testing Results: run {run_id}"),
         Para(
             f"Provider {analysis.provider}; {len(runs)} configuration{'s' if len(runs) != 1 else ''}, "
-            f"{sum(len(r) for r in runs.values())} runs; started {first.meta.get('started_at', 'n/a')}; "
-            f"Locust {first.meta.get('locust_version', 'n/a')}, commit {_commit(first.meta)}."
+            f"{sum(len(r) for r in runs.values())} runs; started {first.meta.get('started_at', 'n/a')}."
         ),
     ]
+    software = {name: list(dict.fromkeys(_software(r.meta) for r in replicates)) for name, replicates in runs.items()}
+    distinct = {text for texts in software.values() for text in texts}
+    if len(distinct) == 1:
+        blocks.append(Para(f"Software: {distinct.pop()}."))
+    else:
+        blocks.append(Para("The runs did not all use the same software:"))
+        blocks.append(Bullets(tuple(f"{name}: {' / '.join(texts)}" for name, texts in software.items())))
+    reports = session_reports(run_dir) if run_dir is not None else []
+    if reports:
+        blocks.append(Para("The pytest-html reports of the sessions that wrote this run, beside this document:"))
+        blocks.append(Links(tuple((p.name, p.name) for p in reports)))
+    return blocks
+
+
+def blocks_for(run_id: str, runs: dict[str, list[RunResult]], analysis: Analysis, run_dir: Path | None = None) -> list[Block]:
+    blocks = header_blocks(run_id, runs, analysis, run_dir)
     blocks += methodology_section(runs, analysis)
     blocks.append(Heading(2, "Load Test Results"))
     for name, replicates in runs.items():
@@ -555,8 +631,8 @@ def build(results_dir: Path | str, run_id: str | None = None) -> tuple[Path, Pat
     results_dir, run_id = _resolve(Path(results_dir), run_id)
     runs = load_runs(results_dir, run_id)
     analysis = analyse(runs)
-    blocks = blocks_for(run_id, runs, analysis)
     out = results_dir / run_id
+    blocks = blocks_for(run_id, runs, analysis, out)
     figures = out / FIGURES_DIR
     figures.mkdir(exist_ok=True)
     for b in blocks:

@@ -16,6 +16,7 @@ from scaleperf.analysis.verdict import ComparisonVerdict, SaturationVerdict
 from scaleperf.errors import ScaleperfError
 from scaleperf.report import bottleneck, plots, tables
 from scaleperf.report.describe import provider_of
+from scaleperf.report.redact import scrub_text
 from scaleperf.results import RunResult
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,8 @@ def image(fig: Figure, name: str) -> dict:
 
 
 def html(fragment: str) -> dict:
-    return _html_extras().html(fragment)
+    """An HTML extra, its secrets masked (see :mod:`scaleperf.report.redact`)."""
+    return _html_extras().html(scrub_text(fragment))
 
 
 def _slos_for(result: RunResult) -> list:

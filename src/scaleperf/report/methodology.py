@@ -263,22 +263,61 @@ def profile_phases(profile: object) -> tuple[str, str, list[dict]]:
     return name, str(table.get("description", "")), list(table.get("phases", []))
 
 
+def recorded_profile(meta: dict) -> tuple[str, str, list[dict], bool]:
+    """(name, description, raw phases, recorded) of the profile a run used, from what the run recorded.
+
+    The engine records the profile's name, description and phases (``profile``, ``profile_description``,
+    ``profile_phases``); a run may also carry the whole profile as a dict under ``profile``.  Only a run that
+    recorded no phases falls back to the profile of that name in today's ``fixtures/profiles.toml``
+    (``recorded`` is then False).  A run that recorded phases but no description takes today's description
+    only while today's phases are still the ones it ran.
+    """
+    profile = meta.get("profile")
+    if isinstance(profile, dict) and profile.get("phases"):
+        name, description, phases = profile_phases(profile)
+        return name, description, phases, True
+    name = str(profile.get("name", "?") if isinstance(profile, dict) else profile or "?")
+    phases = meta.get("profile_phases")
+    if isinstance(phases, list) and phases:
+        description = meta.get("profile_description")
+        if description is None:
+            description = _description_if_unchanged(name, phases)
+        return name, str(description or ""), [dict(p) for p in phases], True
+    name, description, phases = profile_phases(name)
+    return name, description, phases, False
+
+
+def _description_if_unchanged(name: str, phases: list[dict]) -> str:
+    try:
+        today = profiles.load_profiles(PROFILES_PATH).get(name)
+    except ScaleperfError:
+        return ""
+    return today.description if today is not None and today.raw() == phases else ""
+
+
 # -------------------------------------------------------------------------------------- statistics
 def statistical_method() -> list[str]:
     """How the numbers are computed, from the analysis modules' own settings."""
     from scaleperf.analysis import compare, stats
 
+    try:
+        family = len(compare.load_expectations(None))
+    except ScaleperfError:
+        family = 1
     return [
         f"Percentiles: numpy's `method=\"{stats.PERCENTILE_METHOD}\"` (k6's definition, interpolating at q(n-1)) "
         "over the exact response time of every request, not Locust's rounded histogram.",
-        "SLOs are judged on the requests started in the plateau, its warm-up excluded.",
+        "SLOs are judged on the requests started in the plateau, its warm-up excluded (an SLO may name other "
+        "phases: logins are judged on the ramp too, where users arrive); a window where the load generator could "
+        "not keep up is inconclusive.",
         "Saturation: the load steps, each judged after its warm-up against the SLOs and on whether the achieved "
         "throughput tracks the offered load; cross-checked with a Universal Scalability Law fit and the knee of "
         "throughput against users.",
         f"Comparisons: the unit of analysis is the replicate run; each run's plateau is cut into batches long "
         f"enough that adjacent batch means correlate at most {stats.MAX_BATCH_CORRELATION:g} (at least {stats.MIN_BATCH_S} s), "
         "and the run's value is the mean of its batch values.",
-        f"Two-sided Mann-Whitney U on the replicate values (at least {stats.MIN_REPLICATES} per side to reject at 0.05), "
+        f"Two-sided Mann-Whitney U on the replicate values (at least {stats.min_replicates(family)} per side to reject "
+        f"anything among the {family} declared comparisons), "
         f"Holm-adjusted over the declared comparisons (family-wise alpha {compare.DEFAULT_ALPHA:g}); effect size Cliff's "
         f"delta; {compare.DEFAULT_CONFIDENCE:.0%} bootstrap confidence interval ({stats.BOOTSTRAP_RESAMPLES} resamples) of "
         f"the ratio of the two means; a significant difference smaller than {compare.DEFAULT_MARGIN:.0%} is not "

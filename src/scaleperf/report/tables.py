@@ -109,12 +109,12 @@ def markdown(header: tuple[str, ...] | list[str], rows: list[tuple[str, ...]] | 
 
 
 def html_table(header: tuple[str, ...] | list[str], rows: list[tuple[str, ...]] | list[list[str]], caption: str = "") -> str:
-    """An HTML table (cells escaped and scrubbed of secrets)."""
+    """An HTML table (cells escaped and scrubbed of secrets; each line of ``caption`` on a line of its own)."""
 
     def cell(v: object) -> str:
         return html.escape(scrub_text(str(v)))
 
-    cap = f"<caption>{cell(caption)}</caption>" if caption else ""
+    cap = f"<caption>{'<br>'.join(cell(line) for line in caption.splitlines())}</caption>" if caption else ""
     head = "".join(f"<th>{cell(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{cell(v)}</td>" for v in row) + "</tr>" for row in rows)
     return f'<table class="scaleperf">{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
