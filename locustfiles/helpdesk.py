@@ -497,6 +497,8 @@ class HelpdeskUser(FastHttpUser):
             status = second()
             if self.me is None and status in (409, 422) and not self.first_time:
                 self.login()  # registered by someone else meanwhile
+        if self.me is not None:
+            self.first_time = False  # registered now: signing in again (an expired token) is a login
         return self.me is not None
 
     def login(self) -> int:

@@ -5,7 +5,9 @@ This is the only module of the help desk that uses scaleperf (for its embedded P
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -35,11 +37,15 @@ def serve(
     users_file: Path = USERS_FILE,
     announce: Callable[[str], None] = _announce,
 ) -> None:
-    """Start an embedded PostgreSQL, seed ``users`` pool users (user_N, password = name), serve until Ctrl-C."""
+    """Seed ``users`` pool users (user_N, password = name) into ``$DATABASE_URL`` or, without it, a fresh
+    embedded PostgreSQL, and serve until Ctrl-C. A busy port is refused before anything starts."""
     from scaleperf.pg import EmbeddedPostgres
 
-    with EmbeddedPostgres(name="helpdesk") as pg:
-        url = pg.create_database(DATABASE_NAME)
+    server.check_port_free(host, port)
+    with contextlib.ExitStack() as stack:
+        url = os.environ.get("DATABASE_URL")
+        if not url:
+            url = stack.enter_context(EmbeddedPostgres(name="helpdesk")).create_database(DATABASE_NAME)
         db.apply_schema(url)
         if users_file.exists():
             added = db.seed(url, db.read_digests(users_file, users))
@@ -48,7 +54,8 @@ def serve(
             added = 0
         announce(
             f"help desk on http://{host}:{port}  (cost model {cost_model}, {workers} worker(s), {added} pool users "
-            f"user_0.. with password = username; database {url}); Ctrl-C stops it"
+            f"user_0.. with password = username; database "
+            f"{'from DATABASE_URL' if os.environ.get('DATABASE_URL') else url}); Ctrl-C stops it"
         )
         server.run(
             Settings(database_url=url, host=host, port=port, workers=workers, cost_model=cost_model, bcrypt_cost=bcrypt_cost)

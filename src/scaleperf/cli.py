@@ -18,8 +18,12 @@ EXIT_INTERRUPTED = 130  # Ctrl-C / SIGTERM, after cleaning up
 
 def _serve(args: argparse.Namespace) -> int:
     from helpdesk import embedded
+    from helpdesk.errors import HelpdeskError
 
-    embedded.serve(port=args.port, cost_model=args.cost_model, workers=args.workers, users=args.users)
+    try:
+        embedded.serve(port=args.port, cost_model=args.cost_model, workers=args.workers, users=args.users)
+    except HelpdeskError as exc:  # the backend's own user errors (a busy port, a bad setting): one line, exit 2
+        raise ScaleperfError(str(exc)) from None
     return 0
 
 

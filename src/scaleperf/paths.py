@@ -21,7 +21,9 @@ def home() -> Path:
     base = os.environ.get("SCALEPERF_HOME")
     path = Path(base) if base else Path(tempfile.gettempdir()) / f"scaleperf-{os.getuid()}"
     try:
-        path.mkdir(mode=0o755, exist_ok=True)
+        if not path.exists():
+            path.mkdir(exist_ok=True)
+            path.chmod(0o755)  # not the umask's: as root, PostgreSQL runs as an unprivileged user that must enter it
     except OSError as exc:
         raise ScaleperfError(
             f"cannot create scaleperf's folder {path}: {exc.strerror}; set SCALEPERF_HOME to a writable folder"
@@ -34,6 +36,11 @@ def home() -> Path:
 
 def subdir(*parts: str) -> Path:
     """A folder under :func:`home`, created with mode 0755."""
-    path = home().joinpath(*parts)
-    path.mkdir(mode=0o755, parents=True, exist_ok=True)
+    top = home()
+    path = top.joinpath(*parts)
+    for folder in [*reversed(path.relative_to(top).parents[:-1]), path.relative_to(top)]:
+        here = top / folder
+        if not here.exists():
+            here.mkdir(exist_ok=True)
+            here.chmod(0o755)  # not the umask's (see home)
     return path

@@ -111,3 +111,20 @@ def test_embedded_serve_starts_its_own_database_seeds_and_stops_cleanly(tmp_path
         assert proc.wait(30) == 0
     with pytest.raises(requests.ConnectionError):
         requests.get(f"http://127.0.0.1:{port}/health", timeout=2)
+
+
+def test_scaleperf_serve_on_a_busy_port_is_one_line_and_exit_2_before_anything_starts():
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = subprocess.run(
+            [sys.executable, "-m", "scaleperf.cli", "serve", "--port", str(port)], capture_output=True, text=True, timeout=60
+        )
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stdout == ""  # no URL announced, no database started
+    assert proc.stderr.count("\n") == 1 and f"{port} is in use" in proc.stderr
