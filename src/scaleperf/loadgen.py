@@ -3,7 +3,7 @@
 * (none): one in-process Locust runner;
 * ``local:N``: a Locust master in-process and N worker processes on this machine;
 * ``hosts:a,b``: a master that waits for workers the user started by hand on machines ``a`` and ``b``
-  (``locust -f locustfiles/helpdesk.py --worker --master-host <this machine>``);
+  (``python -m scaleperf.load.worker -f locustfiles/helpdesk.py --worker --master-host <this machine>``);
 * ``ec2:N[:TYPE]``: N EC2 worker instances next to the deployment (the AWS provider starts them).
 """
 

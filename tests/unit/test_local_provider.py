@@ -174,7 +174,8 @@ def test_horizontal1_balances_each_request_and_records_shares(provider) -> None:
     assert len(pids) == 4, "HAProxy sent one connection's requests to every instance"
     assert set(series) == {"app-1", "app-2", "app-3", "app-4", "db", "lb"}
     served = {name: float(np.nansum(series[name].requests)) for name in ("app-1", "app-2", "app-3", "app-4")}
-    assert sum(served.values()) >= 16 and all(n >= 2 for n in served.values()), served  # each instance's share is counted
+    # Each instance's share is counted (per-second rates summed: a request at a sample's edge may fall outside).
+    assert sum(served.values()) >= 14 and all(n >= 2 for n in served.values()), served
     assert series["db"].tier == "db" and len(series["app-1"].t) >= 1
     assert leftovers(facts, workdir) == []
 

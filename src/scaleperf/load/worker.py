@@ -1,9 +1,9 @@
 """A Locust worker process with the raw-sample recorder loaded, whatever the locustfile imports.
 
 ``python -m scaleperf.load.worker -f LOCUSTFILE --worker --master-host HOST --master-port PORT`` is
-``locust`` with the same arguments, after importing :mod:`scaleperf.load.recorder`. The engine starts its
-local workers this way; on other machines, ``locust -f locustfiles/helpdesk.py --worker ...`` works too,
-because that locustfile imports the recorder itself.
+``locust`` with the same arguments, after importing :mod:`scaleperf.load.recorder`. Local workers (started by
+the engine), EC2 workers and hand-started ones all run this way (plain ``locust -f locustfiles/helpdesk.py --worker``
+works too for that locustfile, which imports the recorder itself, but not for a locustfile that does not).
 """
 
 from __future__ import annotations
