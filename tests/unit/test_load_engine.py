@@ -15,7 +15,7 @@ import gevent
 import numpy as np
 import psutil
 import pytest
-from test_load_target import free_port, served, target
+from test_load_target import free_port, served
 
 from scaleperf import results
 from scaleperf.errors import ScaleperfError
@@ -54,19 +54,6 @@ META_KEYS |= {"git_commit", "machine", "complete"}
 CHECK_KEYS = {"gen_cpu_max_pct", "gen_cpu_p95_pct", "cpu_warnings", "lag_p95_ms", "lag_p99_ms", "saturated", "reasons"}
 
 
-@pytest.fixture(scope="module")
-def url():
-    with target(median_ms=5.0, sigma=0.3) as base_url:
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def locustfile(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("lf") / "engine_pingers.py"
-    path.write_text(LOCUSTFILE)
-    return path
-
-
 class Deployment:
     """Records how the engine uses a deployment's telemetry hooks."""
 
@@ -84,13 +71,13 @@ class Deployment:
 
 def test_a_run_records_every_request_exactly(url, locustfile, tmp_path):
     before = served(url)
-    if "engine_pingers" in sys.modules:
-        sys.modules["engine_pingers"].SEEN.clear()  # the locustfile's hook collects across runs in this process
+    if locustfile.stem in sys.modules:
+        sys.modules[locustfile.stem].SEEN.clear()  # the locustfile's hook collects across runs in this process
     deployment = Deployment()
     meta = {"config": "single", "run_id": "r-test", "replicate": 1}
     result = run(url, locustfile, SHORT, scale=1.0, out_dir=tmp_path / "r1", meta=meta, deployment=deployment, progress=False)
     assert len(result.samples) == served(url) - before > 50
-    seen = sys.modules["engine_pingers"].SEEN  # the locustfile's own module-level hook fired (events=locust.events)
+    seen = sys.modules[locustfile.stem].SEEN  # the locustfile's own module-level hook fired (events=locust.events)
     assert sorted(np.float32(seen)) == sorted(result.samples.latency_ms)  # exact, as Locust measured each one
     assert not np.all(result.samples.latency_ms == np.round(result.samples.latency_ms))  # not rounded to whole ms
     assert set(result.samples.groups) == {"reads", "writes"}

@@ -8,11 +8,11 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import gevent
 import pytest
-from test_load_target import free_port, target
+from test_load_engine import SHORT
+from test_load_target import free_port
 from test_report_document import synthetic_run
 
 from scaleperf import results
@@ -22,10 +22,6 @@ from scaleperf.load.selfcheck import checks
 from scaleperf.load.workercpu import WORKER_CPU_SATURATED_PCT, WorkerCpu, summarise
 from scaleperf.report import document, extras
 
-SHORT = profile_from_dict(
-    "short",
-    {"phases": [{"kind": "ramp", "users": 4, "rate": 4}, {"kind": "plateau", "duration_s": 3, "warmup_s": 1}]},
-)
 LOCUSTFILE = """
 from locust import FastHttpUser, constant, task
 
@@ -38,19 +34,6 @@ class Pinger(FastHttpUser):
         self.client.get("/ping", context={"group": "reads"})
 """
 SERVER_READY_TIMEOUT_S = 10.0  # python -m http.server must listen within this
-
-
-@pytest.fixture(scope="module")
-def url():
-    with target(median_ms=5.0, sigma=0.3) as base_url:
-        yield base_url
-
-
-@pytest.fixture(scope="module")
-def locustfile(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("lf") / "rtt_pingers.py"
-    path.write_text(LOCUSTFILE)
-    return path
 
 
 @pytest.fixture
