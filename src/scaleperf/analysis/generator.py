@@ -27,12 +27,8 @@ import numpy as np
 
 from scaleperf.analysis import stats
 from scaleperf.results import RunResult
+from scaleperf.trust import CPU_SATURATED_P95_PCT, WORKER_CPU_SATURATED_PCT  # the self-checks' own limits
 
-# The self-checks' thresholds (scaleperf.load.selfcheck, scaleperf.load.workercpu). Not imported: those
-# modules import Locust, which monkey-patches gevent on import, and analysis runs outside the load engine.
-CPU_SATURATED_P95_PCT = 90.0  # selfcheck.CPU_SATURATED_P95_PCT: generator CPU p95 above this is saturated
-WORKER_CPU_SATURATED_PCT = 90.0  # workercpu.WORKER_CPU_SATURATED_PCT, when a result does not record its own
-LAG_SATURATED_P99_MS = 100.0  # selfcheck.LAG_SATURATED_P99_MS
 LOST_WORKER_SLACK_S = 5.0  # a worker is noticed lost up to this late (3 missed 1-s heartbeats; the engine looks each second)
 
 RUN_WIDE = "over the whole run"
@@ -87,17 +83,22 @@ def _run_wide(reason: str, why: str) -> str:
     return f"{reason} ({RUN_WIDE}: {why})"
 
 
-def _gen_cpu(result: RunResult, start_s: float, end_s: float) -> list[str] | None:
-    """The generator-CPU reason over the window, or None when the series has no figure inside it."""
+def cpu_p95(result: RunResult, start_s: float, end_s: float) -> float | None:
+    """p95 of the busiest generator process's CPU (%) over ``[start_s, end_s)``; None when no figure lies inside."""
     t, cpu = result.series.get("t"), result.series.get("gen_cpu_pct")
     if t is None or cpu is None or len(t) != len(cpu):
         return None
     t = np.asarray(t, dtype=np.float64)
     cpu = np.asarray(cpu, dtype=np.float64)
     sel = (t >= start_s) & (t < end_s) & np.isfinite(cpu)
-    if not sel.any():
+    return stats.percentile(cpu[sel], 95) if sel.any() else None
+
+
+def _gen_cpu(result: RunResult, start_s: float, end_s: float) -> list[str] | None:
+    """The generator-CPU reason over the window, or None when the series has no figure inside it."""
+    p95 = cpu_p95(result, start_s, end_s)
+    if p95 is None:
         return None
-    p95 = stats.percentile(cpu[sel], 95)
     if p95 > CPU_SATURATED_P95_PCT:
         return [f"load generator CPU p95 {p95:.0f}% > {CPU_SATURATED_P95_PCT:.0f}% over {start_s:.0f}-{end_s:.0f} s"]
     return []

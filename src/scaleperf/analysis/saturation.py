@@ -132,12 +132,7 @@ def _steps(result: RunResult, slos: list[slo_mod.Slo]) -> tuple[list[StepStat], 
         m = samples.mask(window=w)
         n = int(m.sum())
         completed = int(((done >= w[0]) & (done < w[1])).sum())
-        gen_p95 = None
-        t, cpu = result.series.get("t"), result.series.get("gen_cpu_pct")
-        if t is not None and cpu is not None:
-            sel = (t >= w[0]) & (t < w[1])
-            if sel.any():
-                gen_p95 = stats.percentile(np.asarray(cpu, dtype=np.float64)[sel], 95)
+        gen_p95 = generator.cpu_p95(result, w[0], w[1])
         raw.append(
             dict(
                 label=p.label,

@@ -21,12 +21,11 @@ import numpy as np
 import psutil
 
 from scaleperf.load.workercpu import summarise
+from scaleperf.trust import CPU_SATURATED_P95_PCT, LAG_SATURATED_P99_MS
 
 log = logging.getLogger(__name__)
 
-CPU_SATURATED_P95_PCT = 90.0  # generator CPU p95 above this (Locust's own warning threshold): saturated
 CPU_ACCURATE_PCT = 70.0  # below this the generator's own queueing does not distort latencies (noted, not flagged)
-LAG_SATURATED_P99_MS = 100.0  # paced users waking this late (p99) means the schedule slipped: saturated
 REMOTE_REPORT_STALE_S = 10.0  # a remote worker's CPU figure older than this is not used
 
 

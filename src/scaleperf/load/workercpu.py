@@ -17,7 +17,8 @@ from typing import Any
 
 from locust.runners import STATE_MISSING
 
-WORKER_CPU_SATURATED_PCT = 90.0  # a worker above this (Locust's own warning threshold) at any second: saturated
+from scaleperf.trust import WORKER_CPU_SATURATED_PCT
+
 REPORT_STALE_S = 10.0  # a recorder figure older than this is not current
 
 
