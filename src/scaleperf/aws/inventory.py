@@ -116,7 +116,6 @@ class Inventory:
         elif r.kind == "ec2-instance":
             self.terminate_instances([r.ident])
         elif r.kind == "security-group":
-            self.revoke_group_references(r.ident)
             self.delete_security_group(r.ident)
         elif r.kind in ("s3-object", "eb-bucket-object"):
             self.delete_object(r.extra["bucket"], r.ident)

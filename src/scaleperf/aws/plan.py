@@ -90,7 +90,7 @@ class Plan:
         out.append(f"  configurations run {mode}; at most {self.peak_hourly_usd:.3f} USD/h")
         out += [f"  {note}" for note in self.notes]
         out.append(f"  estimated total: {self.total_usd:.2f} USD")
-        out.append("  before creating anything, the preflight checks (read-only; `scaleperf aws plan --check` runs them alone):")
+        out.append("  read-only preflight checks, made before anything exists (`scaleperf aws plan --check` runs them alone):")
         out += [f"    * {check}" for check in self.preflight]
         return out
 
