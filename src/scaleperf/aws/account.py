@@ -80,5 +80,5 @@ class AccountReads:
 
     def engine_versions(self, engine: str, version: str) -> list[str]:
         """The RDS engine versions available for ``engine`` starting with ``version`` (a major version: "8.0", "17")."""
-        found = self.client("rds").describe_db_engine_versions(Engine=engine, EngineVersion=version)
-        return [v["EngineVersion"] for v in found["DBEngineVersions"]]
+        pages = self.client("rds").get_paginator("describe_db_engine_versions").paginate(Engine=engine, EngineVersion=version)
+        return [v["EngineVersion"] for page in pages for v in page["DBEngineVersions"]]
