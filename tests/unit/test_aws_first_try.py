@@ -216,3 +216,15 @@ def test_plan_check_runs_the_preflight_and_creates_nothing(aws, monkeypatch, cap
     assert "public IPv4" in out and "second database during" in out and "preflight checks" in out
     assert "every check passed (nothing was created)" in out and world.eb.calls == []
     assert REGION in out
+
+
+def test_preflight_uses_the_given_subnets_and_refuses_unknown_ones(aws, tmp_path):
+    world = World()
+    ec2 = world.cloud.client("ec2")
+    subnets = [s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]][:2]
+    provider = AwsProvider(run_id=RUN, configs=[CONFIGS["horizontal1"]], subnets=tuple(subnets), **world.provider_kw(tmp_path))
+    result = preflight.run(world.cloud, provider.preflight_request([CONFIGS["horizontal1"]]))
+    assert sorted(result.network.subnets) == sorted(subnets)
+    bad = AwsProvider(run_id=RUN, configs=[CONFIGS["single"]], subnets=("subnet-00000000",), **world.provider_kw(tmp_path))
+    with pytest.raises(ScaleperfError, match="subnet"):
+        preflight.run(world.cloud, bad.preflight_request([CONFIGS["single"]]))

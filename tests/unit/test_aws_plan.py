@@ -65,7 +65,8 @@ def test_run_time_counts_creation_moves_data_resets_and_cloudwatch_waits():
     assert second == 11
     idle = dict(p.session_costs)["the other shape's environment, kept up while idle (one environment per shape)"]
     assert p.total_usd == pytest.approx(sum(c.hourly_usd * c.hours + c.extra_usd for c in p.configs) + idle)
-    assert p.peak_hourly_usd == pytest.approx(max(c.hourly_usd for c in p.configs))
+    # both shapes' environments run at once: the one in use, the other idle (at most the dearer environment)
+    assert p.peak_hourly_usd == pytest.approx(max(c.hourly_usd for c in p.configs) + plans.env_hourly(c["horizontal2"], cat))
     parallel = plans.make_plan(configs, cat, engine="postgres", replicates=3, run_minutes=10, parallel=True)
     assert parallel.configs[3].hours == pytest.approx((plans.CREATE_MINUTES + 3 * run + 2 * reset + end) / 60)
     assert parallel.peak_hourly_usd == pytest.approx(sum(c.hourly_usd for c in p.configs))

@@ -65,6 +65,7 @@ def test_single_instance_is_created_tagged_and_torn_down(aws, tmp_path, configs)
             0
         ]
         assert db["DBInstanceClass"] == "db.m5.large" and db["Engine"] == "mysql"
+        assert db["EngineVersion"] == "8.0"  # pinned: MySQL 8.0 for Rails apps
         assert opts[(envs.NS_PROPS, "RDS_HOSTNAME")] == db["Endpoint"]["Address"]
         assert opts[(envs.NS_PROPS, "RDS_PORT")] == str(db["Endpoint"]["Port"])
         assert len(opts[(envs.NS_PROPS, "SECRET_KEY_BASE")]) == 128

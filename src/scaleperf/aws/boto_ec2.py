@@ -45,8 +45,11 @@ class Ec2Calls:
 
     def subnet_zones(self, subnets: list[str]) -> dict[str, str]:
         """subnet id -> its availability zone."""
-        found = self.pages("ec2", "describe_subnets", "Subnets", SubnetIds=subnets)
-        return {s["SubnetId"]: s["AvailabilityZone"] for s in found}
+        return {s["SubnetId"]: s["AvailabilityZone"] for s in self.subnets(subnets)}
+
+    def subnets(self, ids: list[str]) -> list[dict]:
+        """The subnets ``ids`` as DescribeSubnets reports them (SubnetId, AvailabilityZone, VpcId, ...)."""
+        return self.pages("ec2", "describe_subnets", "Subnets", SubnetIds=ids)
 
     def offered_zones(self, instance_type: str) -> set[str]:
         """The availability zones of this region that offer ``instance_type`` (DescribeInstanceTypeOfferings)."""

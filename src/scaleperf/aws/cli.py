@@ -54,6 +54,7 @@ def _check(args: argparse.Namespace, configs, engine: str, spec) -> None:
         loadgen_workers=spec.count if spec.kind == "ec2" else 0,
         loadgen_vcpus=lg.vcpus if lg else 0,
         loadgen_type=spec.instance_type if spec.kind == "ec2" else None,
+        subnets=tuple(s for s in (args.subnets or "").split(",") if s),
     )
     with user_errors("checking the account"):
         result = preflight.run(cloud, request)
@@ -131,6 +132,7 @@ def register(subparsers) -> None:
     p.add_argument("--engine", choices=("mysql", "postgres"), default=None, help="database engine (default: by app)")
     p.add_argument("--parallel", action="store_true", help="configurations provision at once (pytest -n)")
     p.add_argument("--max-cost", type=float, default=None, help="fail if the estimated total (USD) is above this")
+    p.add_argument("--subnets", default=None, help="subnet ids (comma-separated) instead of the default VPC's")
     p.add_argument("--check", action="store_true", help="also run every read-only preflight call (credentials; creates nothing)")
     p.set_defaults(func=_plan)
 

@@ -67,6 +67,7 @@ class Plan:
     notes: tuple[str, ...] = ()  # how the hours were estimated
     session_costs: tuple[tuple[str, float], ...] = ()  # (what, USD) for the whole session, beyond the configurations
     preflight: tuple[str, ...] = PREFLIGHT
+    idle_hourly_usd: float = 0.0  # at most, the other shape's environment kept up alongside the one in use
 
     @property
     def total_usd(self) -> float:
@@ -76,7 +77,7 @@ class Plan:
     def peak_hourly_usd(self) -> float:
         """What the run costs per hour at its most expensive moment."""
         hourly = [c.hourly_usd for c in self.configs]
-        return sum(hourly) if self.parallel else max(hourly, default=0.0)
+        return sum(hourly) if self.parallel else max(hourly, default=0.0) + self.idle_hourly_usd
 
     def lines(self) -> list[str]:
         out = [f"AWS plan ({self.region}, on-demand prices as of {self.prices_as_of}; estimates, not a bill):"]
@@ -246,6 +247,8 @@ def make_plan(
             p = replace(p, extra_usd=second, extras=(what,))
         plans.append(p)
     session_costs = _session_costs(configs, plans, catalogue, parallel, loadgen_workers, loadgen_type)
+    two_shapes = not parallel and len({c.load_balanced for c in configs}) > 1
+    idle_hourly = max(env_hourly(c, catalogue) for c in configs) if two_shapes else 0.0
     notes = (
         f"each load run: {run_minutes:.1f} min, then up to {CLOUDWATCH_WAIT_MINUTES:.0f} min for CloudWatch to publish its "
         f"last minutes; every run after a session's first starts with a data reset (about {RESET_MINUTES:.0f} min: the "
@@ -259,6 +262,7 @@ def make_plan(
         configs=tuple(plans),
         notes=notes,
         session_costs=session_costs,
+        idle_hourly_usd=idle_hourly,
     )
 
 

@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 CHECKS = (  # what the preflight asks the account, in order (the plan lists them)
     "credentials and region (STS GetCallerIdentity)",
     f"IAM: instance profile {envs.INSTANCE_PROFILE} and service role {envs.SERVICE_ROLE} exist",
-    "EC2: the default VPC and its subnets",
+    "EC2: the default VPC and its subnets (or the subnets given)",
     "EC2: the app instance types (and load generators') offered in the subnets' availability zones "
     "(DescribeInstanceTypeOfferings); two zones for a load balancer",
     "Service Quotas: on-demand standard vCPUs (L-1216C47A) cover the plan's peak",
@@ -49,6 +49,7 @@ class Request:
     loadgen_vcpus: int = 0  # each
     loadgen_type: str | None = None
     create_roles: bool = False
+    subnets: tuple[str, ...] = ()  # given subnets (their VPC is used); empty: the default VPC's
 
 
 @dataclass(frozen=True)
@@ -142,7 +143,15 @@ def _roles(cloud, req: Request, problems: list[str], lines: list[str], say) -> N
 
 
 def _network(cloud, req: Request, problems: list[str], lines: list[str], ask) -> envs.Network | None:
-    found = ask("EC2 default VPC", cloud.default_vpc)
+    if req.subnets:
+        given = ask("EC2 subnets", lambda: cloud.subnets(list(req.subnets))) or []
+        vpcs = {s["VpcId"] for s in given}
+        if len(vpcs) != 1:
+            problems.append(f"EC2: the given subnets {', '.join(req.subnets)} must exist and share one VPC")
+            return None
+        found = (vpcs.pop(), [s["SubnetId"] for s in given])
+    else:
+        found = ask("EC2 default VPC", cloud.default_vpc)
     if found is None:
         return None
     vpc, subnets = found

@@ -109,6 +109,7 @@ class AwsProvider:
         slot: str | None = None,
         reuse: bool = True,
         create_roles: bool = False,
+        subnets: tuple[str, ...] = (),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         telemetry_wait_s: float = TELEMETRY_WAIT_S,
@@ -133,6 +134,7 @@ class AwsProvider:
         self.slot = slot or os.environ.get("PYTEST_XDIST_WORKER", "main")
         self.reuse = reuse
         self.create_roles = create_roles
+        self.subnets = tuple(subnets)
         self.clock = clock  # for the provider's own waits (DB class changes, CloudWatch), so tests need not wait
         self.sleep = sleep
         self.telemetry_wait_s = telemetry_wait_s
@@ -158,6 +160,7 @@ class AwsProvider:
             app=Path(app) if app else None,
             health_path=getattr(settings, "health_path", None) or envs.HEALTH_CHECK_PATH,
             engine=os.environ.get("SCALEPERF_AWS_ENGINE") or None,
+            subnets=tuple(s for s in os.environ.get("SCALEPERF_AWS_SUBNETS", "").split(",") if s.strip()),
             keep=settings.keep_deployment,
             loadgen=settings.loadgen,
             locustfile=settings.locustfile,
@@ -212,6 +215,7 @@ class AwsProvider:
             loadgen_vcpus=lg.vcpus if lg else 0,
             loadgen_type=self.spec.instance_type if ec2 else None,
             create_roles=self.create_roles,
+            subnets=self.subnets,
         )
 
     def _preflight(self, config: ScalingConfig) -> None:
