@@ -228,3 +228,17 @@ def test_preflight_uses_the_given_subnets_and_refuses_unknown_ones(aws, tmp_path
     bad = AwsProvider(run_id=RUN, configs=[CONFIGS["single"]], subnets=("subnet-00000000",), **world.provider_kw(tmp_path))
     with pytest.raises(ScaleperfError, match="subnet"):
         preflight.run(world.cloud, bad.preflight_request([CONFIGS["single"]]))
+
+
+def test_the_app_comes_from_app_and_the_old_variable_still_works_saying_it_is_superseded(monkeypatch, tmp_path, caplog):
+    from types import SimpleNamespace
+
+    base = {"run_id": RUN, "configs": ("single",), "keep_deployment": False, "loadgen": None, "locustfile": None}
+    base |= {"max_cost": None, "profile": "smoke", "replicates": 1}
+    monkeypatch.setenv("SCALEPERF_AWS_APP", str(tmp_path / "old"))
+    given = AwsProvider.from_settings(SimpleNamespace(**base, app=tmp_path / "new", health_path="/up"))
+    assert given.app == tmp_path / "new" and given.health_path == "/up" and given.kind == "rails"
+    with caplog.at_level("WARNING"):
+        old = AwsProvider.from_settings(SimpleNamespace(**base))
+    assert old.app == tmp_path / "old" and old.health_path == "/health"
+    assert "superseded by --app" in caplog.text
