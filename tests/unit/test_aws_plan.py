@@ -72,6 +72,7 @@ def test_run_time_counts_creation_moves_data_resets_and_cloudwatch_waits():
     assert parallel.peak_hourly_usd == pytest.approx(sum(c.hourly_usd for c in p.configs))
     assert "as of " + cat.prices_as_of in parallel.lines()[0]
     assert any("data reset" in line and "CloudWatch" in line for line in p.lines())
+    assert any("one environment per shape" in line for line in p.lines())
 
 
 def test_every_replicate_after_the_first_pays_for_a_data_reset():

@@ -254,6 +254,12 @@ def make_plan(
         f"last minutes; every run after a session's first starts with a data reset (about {RESET_MINUTES:.0f} min: the "
         "seeded snapshot restored into a new database)",
     )
+    if two_shapes:
+        notes += (
+            "one environment per shape: the single-instance and the load-balanced configurations each get their own "
+            "(the shape and the load balancer type can only be chosen at creation), created when first needed and "
+            "kept until the session ends; within a shape the fleet is updated in place",
+        )
     return Plan(
         region=region or catalogue.region,
         prices_as_of=catalogue.prices_as_of,
