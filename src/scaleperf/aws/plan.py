@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from scaleperf import profiles
+from scaleperf.aws import preflight as preflight_checks
 from scaleperf.configs import Catalogue, InstanceType, ScalingConfig
 from scaleperf.errors import ScaleperfError
 
@@ -28,16 +29,7 @@ PUBLIC_IPV4_HOURLY_USD = 0.005  # AWS's charge per public IPv4 address (in use o
 ALB_ADDRESSES = 2  # the application load balancer's public addresses: one per availability zone, two zones
 ENGINES = ("mysql", "postgres")
 SHAPES = {False: "single", True: "balanced"}  # config.load_balanced -> its environment's shape
-# What the preflight asks the account before anything is created (scaleperf.aws.preflight.CHECKS says it in full).
-PREFLIGHT = (
-    "credentials and region",
-    "IAM: instance profile aws-elasticbeanstalk-ec2-role and service role aws-elasticbeanstalk-service-role",
-    "EC2: default VPC, subnets, the instance types offered in their availability zones",
-    "Service Quotas: on-demand standard vCPUs (L-1216C47A) against the peak",
-    "Elastic Beanstalk: the platform, every option setting accepted (DescribeConfigurationOptions)",
-    "RDS: the pinned engine version offered",
-    "at creation: the application version PROCESSED (not FAILED) before the database is created",
-)
+PREFLIGHT = preflight_checks.CHECKS + preflight_checks.AT_CREATION  # listed by the plan
 APP_ENGINES = {"reference": ("postgres",), "rails": ENGINES}  # engines each kind of app can use
 
 
