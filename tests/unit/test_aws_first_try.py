@@ -242,3 +242,19 @@ def test_the_app_comes_from_app_and_the_old_variable_still_works_saying_it_is_su
         old = AwsProvider.from_settings(SimpleNamespace(**base))
     assert old.app == tmp_path / "old" and old.health_path == "/health"
     assert "superseded by --app" in caplog.text
+
+
+def test_roles_command_says_what_is_missing_and_creates_it_only_when_asked(aws, monkeypatch, capsys):
+    from scaleperf import cli
+    from scaleperf.aws import cli as aws_cli
+
+    world = World(roles=False)
+    monkeypatch.setattr(aws_cli, "make_cloud", lambda: world.cloud)
+    assert cli.main(["aws", "roles"]) == 2
+    assert "missing: aws-elasticbeanstalk-ec2-role, aws-elasticbeanstalk-service-role" in capsys.readouterr().out
+    assert not world.cloud.role_exists(envs.SERVICE_ROLE)
+    assert cli.main(["aws", "roles", "--create"]) == 0
+    assert world.cloud.instance_profile_exists(envs.INSTANCE_PROFILE) and world.cloud.role_exists(envs.SERVICE_ROLE)
+    iam = world.cloud.client("iam")
+    attached = {p["PolicyName"] for p in iam.list_attached_role_policies(RoleName=envs.SERVICE_ROLE)["AttachedPolicies"]}
+    assert "AWSElasticBeanstalkEnhancedHealth" in attached

@@ -91,7 +91,7 @@ class BotoBeanstalk:
 
     def events(self, name: str, since: datetime | None) -> list[EbEvent]:
         kw = {"StartTime": since} if since else {}
-        raw = self.client.describe_events(EnvironmentName=name, MaxRecords=EVENTS_PAGE, **kw)["Events"]
+        raw = self._pages("describe_events", "Events", EnvironmentName=name, MaxRecords=EVENTS_PAGE, **kw)
         out = [EbEvent(e["EventDate"], e.get("Severity", "INFO"), e.get("Message", "")) for e in raw]
         return sorted((e for e in out if since is None or e.when > since), key=lambda e: e.when)
 

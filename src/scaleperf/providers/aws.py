@@ -147,7 +147,9 @@ class AwsProvider:
     @classmethod
     def from_settings(cls, settings) -> AwsProvider:
         """From the pytest plugin's PerfSettings: ``app`` (--app) and ``health_path`` when it has them;
-        ``SCALEPERF_AWS_APP`` still names the app without --app, and ``SCALEPERF_AWS_ENGINE`` the engine."""
+        ``SCALEPERF_AWS_APP`` still names the app without --app, ``SCALEPERF_AWS_ENGINE`` the engine,
+        ``SCALEPERF_AWS_SUBNETS`` subnets instead of the default VPC's, and ``SCALEPERF_AWS_CREATE_ROLES=1`` lets the
+        preflight create missing Elastic Beanstalk roles as the EB CLI does."""
         from scaleperf.configs import load_configs, select
 
         app = getattr(settings, "app", None)
@@ -161,6 +163,7 @@ class AwsProvider:
             health_path=getattr(settings, "health_path", None) or envs.HEALTH_CHECK_PATH,
             engine=os.environ.get("SCALEPERF_AWS_ENGINE") or None,
             subnets=tuple(s for s in os.environ.get("SCALEPERF_AWS_SUBNETS", "").split(",") if s.strip()),
+            create_roles=os.environ.get("SCALEPERF_AWS_CREATE_ROLES") == "1",
             keep=settings.keep_deployment,
             loadgen=settings.loadgen,
             locustfile=settings.locustfile,
