@@ -18,7 +18,7 @@ def test_shipped_profiles_have_the_promised_sizes():
     assert 180 <= profiles["standard"].duration_s <= 900  # several minutes
     full = profiles["full"]
     ramp = full.phases(1.0)[0]
-    assert (ramp.kind, ramp.deploy_users, ramp.end_s - ramp.start_s) == ("ramp", 500, 500.0)  # one new user per second
+    assert (ramp.kind, ramp.deploy_users, ramp.end_s - ramp.start_s) == ("ramp", 100, 100.0)  # one new user per second
     assert full.max_deploy_users > 500  # steps continue past the assignment's 500 users
 
 
@@ -42,8 +42,8 @@ def test_phases_are_contiguous_and_labelled():
 
 def test_scale_multiplies_users_and_keeps_both_numbers():
     phases = load_profile("full").phases(0.1)
-    assert [p.deploy_users for p in phases[:3]] == [500, 500, 600]
-    assert [p.users for p in phases[:3]] == [50, 50, 60]
+    assert [p.deploy_users for p in phases[:3]] == [100, 100, 120]
+    assert [p.users for p in phases[:3]] == [10, 10, 12]
     assert local_users(3, 0.1) == 1  # at least one user
     assert local_users(0, 0.1) == 0
 
