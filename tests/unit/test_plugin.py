@@ -177,13 +177,13 @@ def test_sessions_sharing_a_run_id_keep_their_own_html_reports(tmp_path):
 def test_html_report_logs_and_cells_are_masked_as_pytest_html_escapes_them():
     import html
 
-    from scaleperf import pytest_plugin
+    from scaleperf import plugin_html
 
     logs = [
         html.escape('AssertionError: {"password": "hunter2", "user": "user_1"}\n'),
         html.escape("DATABASE_URL=postgresql://u:pw1@db/x"),
     ]
-    pytest_plugin.pytest_html_results_table_html(report=None, data=logs)
+    plugin_html.pytest_html_results_table_html(report=None, data=logs)
     assert (
         "hunter2" not in logs[0]
         and "&quot;password&quot;: &quot;[redacted]&quot;, &quot;user&quot;: &quot;user_1&quot;" in logs[0]
@@ -191,5 +191,5 @@ def test_html_report_logs_and_cells_are_masked_as_pytest_html_escapes_them():
     assert logs[1] == "DATABASE_URL=postgresql://u:[redacted]@db/x"
     cells = ["<td>passed</td>", "<td>test_x[token=abcdefabcdef0123]</td>"]
     report = type("Report", (), {"user_properties": [("config", "single"), ("verdict", "fail: Bearer abcdefabcdef0123456")]})()
-    pytest_plugin.pytest_html_results_table_row(report=report, cells=cells)
+    plugin_html.pytest_html_results_table_row(report=report, cells=cells)
     assert not any("abcdefabcdef0123" in cell for cell in cells) and "<td>single</td>" in cells
