@@ -1,7 +1,7 @@
 """Running a load profile with Locust's Python API, in this process, and returning an exact RunResult.
 
-``run()`` drives an ``Environment`` created with ``events=locust.events`` (so a locustfile's module-level
-hooks fire) with a local runner, or a master runner and worker processes (``workers`` started here,
+``run()`` drives an ``Environment`` created with ``events=locust.events`` through Locust's whole life cycle (see
+:mod:`.lifecycle`) with a local runner, or a master runner and worker processes (``workers`` started here,
 ``expect_workers`` started by the user on other machines). The raw-sample recorder keeps every request;
 its chunks go to disk through :class:`~scaleperf.results.RunWriter` as the run goes, with a meta.json
 marked incomplete until the run ends. A run interrupted (Ctrl-C, SIGTERM turned into an exception, any
@@ -33,8 +33,8 @@ from scaleperf.load import csv as locust_csv
 from scaleperf.load import recorder as rec_mod
 from scaleperf.load import roundtrip
 from scaleperf.load.drive import Tally, drive
-from scaleperf.load.lifecycle import options, restored_event_handlers
-from scaleperf.load.locustfile import user_classes
+from scaleperf.load.lifecycle import fire_init, fire_quit, options, restored_event_handlers
+from scaleperf.load.locustfile import own_listeners, user_classes
 from scaleperf.load.metadata import locust_own, software
 from scaleperf.load.preflight import preflight
 from scaleperf.load.progress import Progress
@@ -123,8 +123,8 @@ def run(
         partial_checks = tally.checks(recorder, monitor, distributed=distributed, cpu_warnings=monitor.cpu_warnings)
         writer.write_meta(meta={**run_meta, "complete": complete}, phases=phases, checks=partial_checks, samples=snapshot)
 
-    with restored_event_handlers(), SignalForwarder() as signals:
-        opts = options(workers + expect_workers)
+    with restored_event_handlers(own_listeners(locustfile)), SignalForwarder() as signals:
+        opts = options(base_url, workers + expect_workers)
         env = Environment(
             user_classes=list(classes.values()), shape_class=shape, host=base_url, events=locust.events, parsed_options=opts
         )
@@ -147,6 +147,7 @@ def run(
                         f"the Locust master cannot listen on {master_bind}:{port} ({exc}); "
                         "stop what uses that port or pass another master port"
                     ) from None
+                fire_init(env, runner)
                 if workers:
                     log_dir = Path(out_dir) if out_dir is not None else Path(os.environ.get("TMPDIR", "/tmp"))
                     log_dir.mkdir(parents=True, exist_ok=True)
@@ -159,6 +160,7 @@ def run(
                 worker_ids = list(runner.clients.keys())
             else:
                 runner = env.create_local_runner()
+                fire_init(env, runner)
             if deployment is not None:
                 deployment.start_telemetry()
             t0 = sink.t0 = time.time()
@@ -174,6 +176,7 @@ def run(
             try:
                 if runner is not None:
                     stop(runner, recorder, worker_ids, local)
+                    run_meta["locust_exit_code"] = fire_quit(env, runner)  # what `locust -f` would have exited with
                 if local is not None:
                     local.stop()
             finally:

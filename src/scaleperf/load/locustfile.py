@@ -9,8 +9,10 @@ from pathlib import Path
 from locust.util.load_locustfile import load_locustfile
 
 from scaleperf.errors import ScaleperfError
+from scaleperf.load.lifecycle import Listeners, added_since, listeners
 
 _loaded: dict[Path, tuple[float, dict[str, type]]] = {}
+_listeners: dict[Path, Listeners] = {}  # the module-level hooks each locustfile registered when imported
 
 
 def user_classes(locustfile: Path | str) -> dict[str, type]:
@@ -26,6 +28,7 @@ def user_classes(locustfile: Path | str) -> dict[str, type]:
     # name exists (the reference backend's package is also "helpdesk"), it keeps the name afterwards.
     shadowed = sys.modules.get(path.stem)
     elsewhere = shadowed is not None or _importable_elsewhere(path)
+    before = listeners()
     try:
         users, _shapes = load_locustfile(str(path))
     except ScaleperfError as exc:
@@ -35,6 +38,7 @@ def user_classes(locustfile: Path | str) -> dict[str, type]:
             f"locustfile {locustfile} does not import: {type(exc).__name__}: {exc}; run `python {locustfile}` to see where"
         ) from exc
     finally:
+        _listeners[path] = added_since(before)
         if shadowed is not None:
             sys.modules[path.stem] = shadowed
         elif elsewhere and getattr(sys.modules.get(path.stem), "__file__", None) == str(path):
@@ -43,6 +47,11 @@ def user_classes(locustfile: Path | str) -> dict[str, type]:
         raise ScaleperfError(f"locustfile {locustfile} defines no Locust user classes (non-abstract subclasses of User)")
     _loaded[path] = (mtime, users)
     return users
+
+
+def own_listeners(locustfile: Path | str) -> Listeners:
+    """The hooks ``locustfile`` registered on ``locust.events`` when it was imported (by :func:`user_classes`)."""
+    return _listeners.get(Path(locustfile).resolve(), {})
 
 
 def _importable_elsewhere(path: Path) -> bool:
