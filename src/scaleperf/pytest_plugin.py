@@ -24,7 +24,6 @@ from scaleperf.plugin_html import PerfExtras  # noqa: F401  (where tests and rep
 from scaleperf.selection import selects_perf
 
 PROVIDERS = ("local", "aws", "url")
-PROFILES = ("smoke", "standard", "full")
 REPORT_NAME = "report.html"  # the first session's pytest-html report in the run's directory
 SETTINGS_KEY = pytest.StashKey["PerfSettings"]()
 CAMPAIGN_KEY = pytest.StashKey["object"]()
@@ -62,7 +61,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     add("--provider", "scaleperf_provider", "where deployments come from: local | aws | url", default="local", choices=PROVIDERS)
     add("--target-url", "scaleperf_target_url", "base URL of an existing deployment (with --provider url)")
-    add("--profile", "scaleperf_profile", _profile_help(), default="smoke", choices=PROFILES)
+    add("--profile", "scaleperf_profile", _profile_help(), default="smoke")
+    add("--profiles", "scaleperf_profiles", "a profiles file of your own (TOML, as fixtures/profiles.toml) --profile reads")
     add("--replicates", "scaleperf_replicates", "runs per configuration, interleaved across configurations", default="1")
     add("--results-dir", "scaleperf_results_dir", "where runs and reports are written", default="results")
     add("--locustfile", "scaleperf_locustfile", "the locustfile every run uses", default="locustfiles/helpdesk.py")
@@ -77,16 +77,17 @@ def _duration(seconds: float) -> str:
 
 
 def _profile_help() -> str:
-    """The --profile help, each profile's length taken from the profiles file (it does not import Locust)."""
+    """The --profile help, each shipped profile's length taken from the profiles file (it does not import Locust)."""
     from scaleperf.errors import ScaleperfError
     from scaleperf.profiles import load_profiles
 
+    mine = "; or any profile of the --profiles file"
     try:
         found = load_profiles()
-        sizes = [f"{name} ({_duration(found[name].duration_s)})" if name in found else name for name in PROFILES]
     except ScaleperfError:
-        return "load profile, as fixtures/profiles.toml defines it: " + " | ".join(PROFILES)
-    return "load profile, its length per configuration and replicate: " + " | ".join(sizes)
+        return "load profile, as fixtures/profiles.toml defines it" + mine
+    sizes = [f"{name} ({_duration(profile.duration_s)})" for name, profile in found.items()]
+    return "load profile, its length per configuration and replicate: " + " | ".join(sizes) + mine
 
 
 @dataclass(frozen=True)
@@ -171,6 +172,7 @@ def pytest_configure(config: pytest.Config) -> None:
     run_id = new_run_id()
     os.environ["SCALEPERF_RUN_ID"] = run_id  # xdist workers inherit it, so they write into one run
     config.stash[SETTINGS_KEY] = settings = dataclasses.replace(settings, run_id=run_id)
+    _use_profiles(config, settings)  # an unknown --profile or a malformed profiles file is a usage error too
     config.pluginmanager.register(plugin_html, plugin_html.PLUGIN_NAME)
     _selected_configs(config)  # an unknown --config is a usage error before collection starts
     # Perf runs write one self-contained HTML report by default (pytest-html reads these in its own configure).
@@ -180,6 +182,20 @@ def pytest_configure(config: pytest.Config) -> None:
         config.option.self_contained_html = True
     with contextlib.suppress(ValueError):  # not the main thread: leave signals alone
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+
+
+def _use_profiles(config: pytest.Config, settings: PerfSettings) -> None:
+    from scaleperf import profiles
+    from scaleperf.errors import ScaleperfError
+
+    given = _value(config, "scaleperf_profiles")
+    if given:
+        path = Path(given)
+        profiles.use(path if path.is_absolute() else settings.rootdir / path)
+    try:
+        profiles.load_profile(settings.profile)
+    except ScaleperfError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def claim_report_path(run_dir: Path, configs: tuple[str, ...]) -> Path:
