@@ -37,17 +37,21 @@ class Tally:
     cpu_per_s: list[float] = field(default_factory=list)
     lost: list[str] = field(default_factory=list)
     worker_cpu: WorkerCpu = field(default_factory=WorkerCpu)
+    worker_cpu_warned_at: float | None = None  # when the master first heard a worker's CPU was above Locust's limit
 
-    def checks(self, recorder: rec_mod.Recorder, monitor: GeneratorMonitor, *, distributed: bool, cpu_warnings: int) -> dict:
+    def checks(self, recorder: rec_mod.Recorder, monitor: GeneratorMonitor, *, distributed: bool, t0: float) -> dict:
         """The run's self-checks from what was kept so far."""
+        warned = monitor.cpu_warning_times + ([self.worker_cpu_warned_at] if self.worker_cpu_warned_at is not None else [])
         return checks(
             cpu_per_s=np.asarray(self.cpu_per_s),
             lag_ms=np.frombuffer(recorder.lag_ms, dtype=np.float32),
             paced_waits=recorder.paced_waits,
-            cpu_warnings=cpu_warnings,
+            cpu_warnings=len(warned),
             lost_workers=self.lost,
             worker_cpu_per_s=self.worker_cpu.per_s if distributed else None,
             worker_names=worker_names(recorder),
+            lag_at_s=np.frombuffer(recorder.lag_at, dtype=np.float64) - t0,
+            cpu_warnings_at_s=sorted(t - t0 for t in warned),
         )
 
 
@@ -93,6 +97,8 @@ def drive(
                     tally.lost.append(f"local pid {pid} (exit code {rc} at {elapsed:.0f}s: {last})")
                     log.warning("load worker %d exited with code %d at %.0fs", pid, rc, elapsed)
         if isinstance(runner, MasterRunner):
+            if tally.worker_cpu_warned_at is None and getattr(runner, "worker_cpu_warning_emitted", False):
+                tally.worker_cpu_warned_at = time.time()
             tally.worker_cpu.sample(heartbeats_of(runner), recorder.workers)
             for node in runner.clients.values():
                 if node.state == STATE_MISSING and node.id not in missing_seen:

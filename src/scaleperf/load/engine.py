@@ -120,7 +120,7 @@ def run(
         if writer is None:
             return
         snapshot = samples_header(recorder)
-        partial_checks = tally.checks(recorder, monitor, distributed=distributed, cpu_warnings=monitor.cpu_warnings)
+        partial_checks = tally.checks(recorder, monitor, distributed=distributed, t0=sink.t0)
         writer.write_meta(meta={**run_meta, "complete": complete}, phases=phases, checks=partial_checks, samples=snapshot)
 
     with restored_event_handlers(own_listeners(locustfile)), SignalForwarder() as signals:
@@ -200,8 +200,9 @@ def run(
         deploy_users=np.asarray(tally.deploy_per_s),
         gen_cpu_pct=np.asarray(tally.cpu_per_s),
     )
-    cpu_warnings = monitor.cpu_warnings + int(getattr(runner, "worker_cpu_warning_emitted", False))
-    run_checks = tally.checks(recorder, monitor, distributed=distributed, cpu_warnings=cpu_warnings)
+    if tally.worker_cpu_warned_at is None and getattr(runner, "worker_cpu_warning_emitted", False):
+        tally.worker_cpu_warned_at = t1  # heard only at the end
+    run_checks = tally.checks(recorder, monitor, distributed=distributed, t0=t0)
     run_meta["ended_at"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t1))
     run_meta["methods"] = dict(recorder.methods)
     run_meta["locust_own_stats"] = locust_own(env)
