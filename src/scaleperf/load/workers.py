@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 import gevent
 from locust.runners import MasterRunner
 
+from scaleperf import ports
 from scaleperf.errors import ScaleperfError
 from scaleperf.load import recorder as rec_mod
 from scaleperf.load.signals import SignalForwarder
@@ -73,9 +73,8 @@ def tail(path: Path, lines: int = 3) -> str:
 
 
 def free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host if host != "0.0.0.0" else "127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port for the master to listen on, reserved so that parallel sessions never share it."""
+    return ports.reserve(host)
 
 
 def _raise_if_dead(local: LocalWorkers | None) -> None:
