@@ -352,8 +352,13 @@ def campaign(pytestconfig: pytest.Config, perf_settings: PerfSettings, perf_prov
 
 @pytest.fixture(scope="session")
 def deployment(campaign, scaling_config):
-    """The running deployment of the configuration under test."""
-    return campaign.deployment_for(scaling_config)
+    """The running deployment of the configuration under test (a failed one fails each test that asks, once provisioned)."""
+    from scaleperf.errors import ScaleperfError
+
+    try:
+        return campaign.deployment_for(scaling_config)
+    except ScaleperfError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
