@@ -352,7 +352,7 @@ def campaign(pytestconfig: pytest.Config, perf_settings: PerfSettings, perf_prov
 
 @pytest.fixture(scope="session")
 def deployment(campaign, scaling_config):
-    """The running deployment of the configuration under test (a failed one fails each test that asks, once provisioned)."""
+    """The running deployment of the configuration under test; one that failed is not provisioned again."""
     from scaleperf.errors import ScaleperfError
 
     try:
