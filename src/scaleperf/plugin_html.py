@@ -1,4 +1,4 @@
-"""The pytest-html side of the plugin: perf columns, masked secrets, readable skips, and each perf test's plots.
+"""The pytest-html side of the plugin: the report's name, perf columns, masked secrets, readable skips, and plots.
 
 Registered by :mod:`scaleperf.pytest_plugin` only in a session that selects perf tests, so another project's
 pytest-html report is left exactly as pytest-html makes it.
@@ -7,10 +7,34 @@ pytest-html report is left exactly as pytest-html makes it.
 from __future__ import annotations
 
 import html
+import itertools
+import re
+from pathlib import Path
 
 import pytest
 
 PLUGIN_NAME = "scaleperf-html"
+REPORT_NAME = "report.html"  # the first session's pytest-html report in the run's directory
+
+
+def claim_report_path(run_dir: Path, configs: tuple[str, ...]) -> Path:
+    """A pytest-html file name in ``run_dir`` that no other session of the run has: ``report.html`` for the
+    first, ``report-<configs>.html`` for a later one (sessions sharing ``SCALEPERF_RUN_ID``, e.g. one tox
+    environment per configuration), ``report-<configs>-2.html`` and on after that.
+
+    The name is claimed by creating the file (empty until pytest-html writes it at the end of the session),
+    so sessions starting together never share one.
+    """
+    run_dir.mkdir(parents=True, exist_ok=True)
+    stem = "report-" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(configs)) or "all")
+    names = itertools.chain((REPORT_NAME, f"{stem}.html"), (f"{stem}-{n}.html" for n in itertools.count(2)))
+    while True:
+        path = run_dir / next(names)
+        try:
+            with open(path, "x"):
+                return path
+        except FileExistsError:
+            continue
 
 
 @pytest.hookimpl(optionalhook=True)

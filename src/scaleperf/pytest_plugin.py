@@ -2,16 +2,16 @@
 
 ``pytest -m perf --config=horizontal2`` provisions the configuration through the chosen provider,
 runs the load profile once per replicate, and hands the results to the tests in ``tests/perf/``.
-Everything heavy (locust, boto3, matplotlib) is imported lazily, inside fixtures.
+Everything heavy (locust, boto3, matplotlib) is imported lazily, inside fixtures. Installed, the plugin loads in
+every pytest session of its environment; only one that selects perf tests (:mod:`scaleperf.selection`) is
+patched with gevent, handles SIGTERM, gets a run id and the HTML hooks (:mod:`scaleperf.plugin_html`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
-import itertools
 import os
-import re
 import signal
 import sys
 from dataclasses import dataclass
@@ -20,11 +20,10 @@ from pathlib import Path
 import pytest
 
 from scaleperf import gevent_setup
-from scaleperf.plugin_html import PerfExtras  # noqa: F401  (where tests and reports have imported it from)
+from scaleperf.plugin_html import PerfExtras, claim_report_path  # noqa: F401  (tests and reports import them from here)
 from scaleperf.selection import selects_perf
 
 PROVIDERS = ("local", "aws", "url")
-REPORT_NAME = "report.html"  # the first session's pytest-html report in the run's directory
 SETTINGS_KEY = pytest.StashKey["PerfSettings"]()
 CAMPAIGN_KEY = pytest.StashKey["object"]()
 PERF_KEY = pytest.StashKey[bool]()  # whether the session selects perf tests (scaleperf.selection)
@@ -196,26 +195,6 @@ def _use_profiles(config: pytest.Config, settings: PerfSettings) -> None:
         profiles.load_profile(settings.profile)
     except ScaleperfError as exc:
         raise pytest.UsageError(str(exc)) from None
-
-
-def claim_report_path(run_dir: Path, configs: tuple[str, ...]) -> Path:
-    """A pytest-html file name in ``run_dir`` that no other session of the run has: ``report.html`` for the
-    first, ``report-<configs>.html`` for a later one (sessions sharing ``SCALEPERF_RUN_ID``, e.g. one tox
-    environment per configuration), ``report-<configs>-2.html`` and on after that.
-
-    The name is claimed by creating the file (empty until pytest-html writes it at the end of the session),
-    so sessions starting together never share one.
-    """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    stem = "report-" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(configs)) or "all")
-    names = itertools.chain((REPORT_NAME, f"{stem}.html"), (f"{stem}-{n}.html" for n in itertools.count(2)))
-    while True:
-        path = run_dir / next(names)
-        try:
-            with open(path, "x"):
-                return path
-        except FileExistsError:
-            continue
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
 import logging
-import sys
-from pathlib import Path
 
 import pytest
-
-LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfiles" / "helpdesk.py"
+from test_locustfile_contract import load_locustfile  # imports helpdesk.py afresh, reading the environment
 
 
 def _import(monkeypatch, **env: str):
@@ -17,14 +13,7 @@ def _import(monkeypatch, **env: str):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    spec = importlib.util.spec_from_file_location("helpdesk_locustfile_load_workers", LOCUSTFILE)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    try:
-        spec.loader.exec_module(module)
-    finally:
-        del sys.modules[spec.name]
-    return module
+    return load_locustfile("helpdesk_locustfile_load_workers")
 
 
 def test_locust_workers_are_counted_by_their_own_variable(monkeypatch, caplog):

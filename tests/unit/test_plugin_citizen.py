@@ -146,6 +146,35 @@ def test_a_perf_session_of_another_project_gets_its_run_and_signal_handler(tmp_p
     assert [p.name for p in (tmp_path / "results").iterdir()] != []  # the run's folder, with its HTML report
 
 
+XDIST_PERF = """
+import os
+import pytest
+
+pytestmark = pytest.mark.perf
+
+
+@pytest.mark.parametrize("case", [1, 2])
+def test_each_worker_is_patched_for_its_role(case):
+    from gevent import monkey
+    from scaleperf import gevent_setup
+
+    assert gevent_setup.applied() == "xdist-worker" and monkey.is_module_patched("socket")
+    assert not monkey.is_module_patched("threading")  # execnet's channel keeps real threads
+    assert os.environ["SCALEPERF_RUN_ID"] == "one-run"  # the controller's, inherited
+"""
+
+
+@pytest.mark.slow
+def test_xdist_workers_of_a_perf_session_know_it_before_importing_tests(tmp_path):
+    (tmp_path / "pytest.ini").write_text("[pytest]\nmarkers =\n    perf: load tests\n")
+    (tmp_path / "test_perf_xdist.py").write_text(XDIST_PERF)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:anyio", "-p", "no:schemathesis"]
+    cmd += ["-n", "2", "-m", "perf", f"--results-dir={tmp_path / 'results'}", "test_perf_xdist.py"]
+    env = {**_clean_env(), "SCALEPERF_RUN_ID": "one-run"}
+    done = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=180, env=env, check=False)
+    assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout[-3000:] + done.stderr[-3000:]
+
+
 def test_a_skip_reads_as_text_in_the_html_report():
     from _pytest.reports import TestReport
 
