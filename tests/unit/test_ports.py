@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,44 @@ def test_a_reservation_lapses_after_its_time(tmp_path, monkeypatch):
     (tmp_path / ports.REGISTRY).write_text(json.dumps(registry))
     ports.reserve()
     assert str(first) not in json.loads((tmp_path / ports.REGISTRY).read_text())
+
+
+# One xdist worker's share of a session: provision its configuration, say on which ports it serves, wait for the
+# other one, tear down.
+PROVISION_CONFIG = """
+import json, sys, urllib.request
+from pathlib import Path
+sys.path.insert(0, {here!r})
+from test_local_provider import write_users
+from scaleperf.configs import load_configs
+from scaleperf.providers.local import LocalProvider
+
+provider = LocalProvider(users=write_users(Path({users!r})), extra_args=("--bcrypt-cost", "4"))
+with provider.provision(load_configs()[{name!r}]) as dep:
+    facts = dep.describe()
+    urllib.request.urlopen(dep.base_url + "/health", timeout=5).read()
+    ports = [facts["db"]["port"], *(i["port"] for i in facts["instances"]), int(dep.base_url.rsplit(":", 1)[1])]
+    print(json.dumps(sorted(set(ports))), flush=True)
+    sys.stdin.readline()  # both are up at once
+"""
+
+
+@pytest.mark.slow
+def test_two_configurations_provisioned_at_once_serve_on_ports_of_their_own(tmp_path):
+    here = str(Path(__file__).resolve().parent)
+    pipes = {"stdin": subprocess.PIPE, "stdout": subprocess.PIPE, "stderr": subprocess.PIPE, "text": True}
+    procs = {
+        name: subprocess.Popen(
+            [sys.executable, "-c", PROVISION_CONFIG.format(here=here, users=str(tmp_path / f"{name}.tsv"), name=name)], **pipes
+        )
+        for name in ("single", "vertical")
+    }
+    errors = {}
+    try:
+        served = {name: json.loads(proc.stdout.readline() or "null") for name, proc in procs.items()}
+    finally:
+        for name, proc in procs.items():
+            errors[name] = proc.communicate(input="\n", timeout=180)[1][-2000:]
+    assert None not in served.values(), errors
+    assert all(proc.returncode == 0 for proc in procs.values())
+    assert not set(served["single"]) & set(served["vertical"])
