@@ -49,7 +49,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
     )
     add("--provider", "scaleperf_provider", "where deployments come from: local | aws | url", default="local", choices=PROVIDERS)
-    add("--target-url", "scaleperf_target_url", "base URL of an existing deployment (with --provider url)")
+    add("--target-url", "scaleperf_target_url", "with --provider url: name=URL per configuration (single=http://a,...)")
+    add("--targets-file", "scaleperf_targets_file", "with --provider url: a TOML file whose [url.targets] names each URL")
+    add("--app", "scaleperf_app", "the app under test: a Rails app's folder or a command template with {port}")
+    add("--health-path", "scaleperf_health_path", "the app's health check path (Rails 7.1+: /up)", default="/health")
+    add("--db-engine", "scaleperf_db_engine", "the local database engine: postgresql | mysql (default: the app's)")
     add("--profile", "scaleperf_profile", _profile_help(), default="smoke", choices=PROFILES)
     add("--replicates", "scaleperf_replicates", "runs per configuration, interleaved across configurations", default="1")
     add("--results-dir", "scaleperf_results_dir", "where runs and reports are written", default="results")
@@ -90,6 +94,10 @@ class PerfSettings:
     max_cost: float | None
     run_id: str
     rootdir: Path
+    app: str | None = None
+    health_path: str = "/health"
+    db_engine: str | None = None
+    targets_file: str | None = None
 
 
 def _value(config: pytest.Config, name: str):
@@ -132,7 +140,21 @@ def _settings(config: pytest.Config) -> PerfSettings:
         max_cost=max_cost,
         run_id=run_id,
         rootdir=root,
+        **_app_settings(config, root),
     )
+
+
+def _app_settings(config: pytest.Config, root: Path) -> dict:
+    """--app (a folder relative to the rootdir when it is one), --health-path, --db-engine, --targets-file."""
+    app = _value(config, "scaleperf_app") or None
+    if app and "{" not in app and not Path(app).expanduser().is_absolute() and (root / app).is_dir():
+        app = str(root / app)
+    return {
+        "app": app,
+        "health_path": _value(config, "scaleperf_health_path") or "/health",
+        "db_engine": _value(config, "scaleperf_db_engine") or None,
+        "targets_file": _value(config, "scaleperf_targets_file") or None,
+    }
 
 
 def _perf_selected(config: pytest.Config) -> bool:
