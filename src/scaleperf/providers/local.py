@@ -2,11 +2,12 @@
 
 Every tier gets the same fraction of its AWS CPU: ``scale`` cores per emulated vCPU, derived from the
 largest configuration in ``configs.toml`` and this machine's cores (so it is the same whichever
-configurations a run selects).  Each app instance is its own server process (the reference backend
-in its ``rails`` cost model, or any command template) limited to ``vCPUs x scale`` cores and the
-instance type's memory; the database is its own PostgreSQL server, copied from the golden data
-directory, limited to its class's ``vCPUs x scale`` cores and memory, with settings derived from that
-memory as RDS derives them.  Horizontal configurations sit behind one endpoint (HAProxy round robin
+configurations a run selects).  Each app instance is its own server process (the app under test, see
+:mod:`scaleperf.providers.app`: the reference backend in its ``rails`` cost model, any command template,
+or a Rails app run as Elastic Beanstalk runs it) limited to ``vCPUs x scale`` cores and the instance
+type's memory; the database is its own PostgreSQL or MariaDB/MySQL server (:mod:`.dbtier`), copied from
+the golden data directory, limited to its class's ``vCPUs x scale`` cores and memory, with settings
+derived from that memory as RDS derives them.  Horizontal configurations sit behind one endpoint (HAProxy round robin
 per request, or SO_REUSEPORT).  The load is shrunk by the same factor (:meth:`LocalProvider.load_scale`).
 
 Teardown (processes, cgroups, ports, temporary folders) runs on success, failure, Ctrl-C and SIGTERM.
@@ -287,7 +288,8 @@ class LocalDeployment:
         url = f"http://127.0.0.1:{port}{self.app.health_path}"
         log_path = self.workdir / f"{plan.name}.log"
         what = f"app instance {plan.name} ({self.provider.app_label})"
-        deadline = time.monotonic() + APP_START_TIMEOUT_S
+        timeout = self.provider.start_timeout_s
+        deadline = time.monotonic() + timeout
         status = None
         while time.monotonic() < deadline:
             if proc.poll() is not None:
@@ -304,7 +306,7 @@ class LocalDeployment:
         answered = f"it answered HTTP {status}" if status else "nothing answered"
         hint = " (Rails 7.1+ apps answer /up: pass --health-path /up)" if self.app.kind == "rails" else ""
         raise ScaleperfError(
-            f"{what} did not answer {url} with 200 within {APP_START_TIMEOUT_S:.0f}s: {answered}{hint}; "
+            f"{what} did not answer {url} with 200 within {timeout:.0f}s: {answered}{hint}; "
             f"last lines of its log ({log_path}):\n{rails.tail(log_path)}"
         )
 
@@ -488,7 +490,9 @@ class LocalProvider:
 
     ``scale``: cores per emulated vCPU (default: derived from ``configs_path``'s largest configuration
     and this machine's cores).  ``users``: the digest file the golden database is seeded from (tests pass
-    a tiny one).  ``command``: the app server command template.  ``balancer``: auto, haproxy or reuseport.
+    a tiny one).  ``app``: what ``--app`` says (a Rails app's folder, a command template; None: the reference
+    backend), with ``health_path`` and ``db_engine`` (None: from the app); ``command`` is the older name for a
+    command template.  ``balancer``: auto, haproxy or reuseport.
     ``mechanisms``: which limit mechanisms may be used, in order of preference.
     """
 
@@ -510,7 +514,9 @@ class LocalProvider:
         mechanisms: tuple[str, ...] = ("cgroup2", "cgroup1", "systemd-run"),
         cfs_period_us: int = DEFAULT_CFS_PERIOD_US,
         reserve_cores: float = GENERATOR_RESERVE_CORES,
+        start_timeout_s: float = APP_START_TIMEOUT_S,
     ) -> None:
+        self.start_timeout_s = start_timeout_s
         self.keep = keep
         self.users = users
         if command is not None and app is None:
