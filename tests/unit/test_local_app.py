@@ -137,9 +137,12 @@ def test_an_app_that_never_answers_is_stopped_and_reported(users: Path) -> None:
     silent = "{python} -c 'import time; time.sleep(120)' {port}"
     provider = LocalProvider(users=users, app=silent, start_timeout_s=2)
     before = {p.pid for p in psutil.process_iter()}
-    with pytest.raises(ScaleperfError, match=r"did not answer http://127.0.0.1:\d+/health with 200 within 2s: nothing answered"):
-        with provider.provision(load_configs()["single"]):
-            pass
+    config = load_configs()["single"]
+    with (
+        pytest.raises(ScaleperfError, match=r"did not answer http://127.0.0.1:\d+/health with 200 within 2s: nothing answered"),
+        provider.provision(config),
+    ):
+        pass
     new = [
         p
         for p in psutil.process_iter(["cmdline"])
@@ -151,9 +154,9 @@ def test_an_app_that_never_answers_is_stopped_and_reported(users: Path) -> None:
 def test_an_app_that_exits_at_start_shows_the_end_of_its_log(users: Path) -> None:
     crash = "{python} -c 'import sys; print(\"boom: missing config\"); sys.exit(3)' {port}"
     provider = LocalProvider(users=users, app=crash)
-    with pytest.raises(ScaleperfError, match="(?s)exited at start with code 3.*boom: missing config"):
-        with provider.provision(load_configs()["single"]):
-            pass
+    config = load_configs()["single"]
+    with pytest.raises(ScaleperfError, match="(?s)exited at start with code 3.*boom: missing config"), provider.provision(config):
+        pass
 
 
 def test_rails_without_ruby_says_what_to_install(tmp_path: Path, monkeypatch) -> None:
@@ -178,9 +181,9 @@ def test_a_rails_app_that_fails_to_boot_shows_its_last_lines_and_leaves_nothing(
     (folder / "config" / "initializers" / "broken.rb").write_text('raise "scaleperf test: this app cannot boot"\n')
     provider = LocalProvider(users=users, app=folder, db_engine="postgresql")
     before = set(psutil.pids())
-    with pytest.raises(ScaleperfError, match="(?s)failed in .*this app cannot boot"):
-        with provider.provision(load_configs()["single"]):
-            pass
+    config = load_configs()["single"]
+    with pytest.raises(ScaleperfError, match="(?s)failed in .*this app cannot boot"), provider.provision(config):
+        pass
     left = [
         p for p in psutil.process_iter(["cmdline"]) if p.pid not in before and str(folder) in " ".join(p.info["cmdline"] or [])
     ]

@@ -108,9 +108,8 @@ def test_mysql_tier_life_cycle_limits_golden_reset_teardown(app_command: str) ->
 def test_a_failure_after_the_database_started_leaves_nothing(app_command: str) -> None:
     provider = LocalProvider(app="{python} -c 'import sys; sys.exit(4)' {port}", db_engine="mysql")
     before = {p.pid for p in psutil.process_iter()}
-    with pytest.raises(ScaleperfError, match="exited at start"):
-        with provider.provision(load_configs()["single"]):
-            pass
+    with pytest.raises(ScaleperfError, match="exited at start"), provider.provision(load_configs()["single"]):
+        pass
     servers = [p for p in psutil.process_iter(["name"]) if p.pid not in before and p.info["name"] in ("mariadbd", "mysqld")]
     assert not servers
     assert not list((Path(mysql.paths.home()) / mysql.DATA_ROOT).glob(f"local-single-{os.getpid()}-*"))
