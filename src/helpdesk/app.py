@@ -59,6 +59,7 @@ async def about(request: Request) -> Response:
             "version": helpdesk.__version__,
             "costModel": s.cost_model,
             "bcryptCost": s.bcrypt_cost,
+            "bcrypt12Ms": s.bcrypt12_ms,
             "workers": s.workers,
             "poolSize": s.pool_size,
             "pid": os.getpid(),
@@ -124,7 +125,12 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
         await pool.open(wait=True)
         hasher = PasswordHasher(settings.bcrypt_cost)
         app.state.runtime = Runtime(
-            settings=settings, pool=pool, hasher=hasher, cost=CostModel(settings.cost_model), clock=clock, started_at=time.time()
+            settings=settings,
+            pool=pool,
+            hasher=hasher,
+            cost=CostModel(settings.cost_model, settings.bcrypt12_ms),
+            clock=clock,
+            started_at=time.time(),
         )
         try:
             yield

@@ -7,11 +7,13 @@ the port is free, so a second instance started by mistake fails clearly instead 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
 
 from helpdesk import db
+from helpdesk.cost import time_bcrypt12_ms
 from helpdesk.errors import HelpdeskError
 from helpdesk.settings import COST_MODELS, SETTINGS_ENV, Settings
 
@@ -47,6 +49,10 @@ def run(settings: Settings) -> None:
     if not settings.reuse_port:
         check_port_free(settings.host, settings.port)
     db.apply_schema(settings.database_url)  # once here, so a bad URL fails before any worker starts
+    if settings.cost_model == "rails" and settings.bcrypt12_ms <= 0:
+        # Once, before the workers start (they inherit it): the yardstick the rails model's figures scale by.
+        settings = dataclasses.replace(settings, bcrypt12_ms=round(time_bcrypt12_ms(), 2))
+        log.info("bcrypt-12 costs %.1f ms here: the rails model scales its figures by that", settings.bcrypt12_ms)
     os.environ[SETTINGS_ENV] = settings.to_env()
     log.info(
         "serving on http://%s:%d (%d workers, cost model %s)", settings.host, settings.port, settings.workers, settings.cost_model

@@ -24,6 +24,7 @@ class Settings:
     cost_model: str = "rails"
     pool_size: int = 10
     bcrypt_cost: int = 12
+    bcrypt12_ms: float = 0.0  # this machine's bcrypt-12 time (the rails model's yardstick); 0: measured at start
     reuse_port: bool = False
     secret_key: str = ""
     # Test-only: honour the X-Helpdesk-Clock-Offset header (seconds added to the server's clock for this request).

@@ -51,7 +51,21 @@ def test_rails_model_charges_base_plus_rows_minus_the_native_allowance(monkeypat
     monkeypatch.setattr(cost, "burn", burned.append)
     cost.CostModel("rails").charge("updates.conversations", rows=3)
     cost.CostModel("native").charge("updates.conversations", rows=3)
-    assert burned == [pytest.approx(7.0 - cost.NATIVE_ALLOWANCE_MS)]
+    assert burned == [pytest.approx(1.6 + 3 * 0.85 - cost.NATIVE_ALLOWANCE_MS)]
+
+
+def test_rails_model_scales_with_this_machines_bcrypt_time():
+    # Twice as slow a bcrypt-12 as the reference machine's: every figure doubles, so login / poll stays Rails' ~118.
+    slow = cost.CostModel("rails", bcrypt12_ms=2 * cost.REFERENCE_BCRYPT12_MS)
+    assert slow.scale == pytest.approx(2.0)
+    assert slow.cost_ms("updates.conversations") == pytest.approx(3.2)
+    assert slow.cost_ms("updates.conversations", rows=3) == pytest.approx(2 * 4.15)
+    login = slow.cost_ms("login") + 2 * cost.REFERENCE_BCRYPT12_MS  # the model's rest plus the real hash
+    assert login / slow.cost_ms("updates.conversations") == pytest.approx(190 / 1.6)
+
+
+def test_bcrypt_yardstick_is_a_positive_cpu_time():
+    assert cost.time_bcrypt12_ms(timings=1) > 1.0  # a cost-12 hash takes far more than a millisecond anywhere
 
 
 @pytest.mark.parametrize(
