@@ -21,14 +21,9 @@ import json
 import logging
 import os
 import shutil
-import signal
 import subprocess
-import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -50,112 +45,28 @@ from scaleperf.providers.limits import (
     detect,
     reap_orphan_groups,
 )
+from scaleperf.providers.procs import _http_status, _listening, _spawn, golden_env
+from scaleperf.providers.signals import Terminated, signals_deferred, sigterm_raises  # noqa: F401 - re-exported
+from scaleperf.providers.sizing import (  # noqa: F401 - re-exported: the sizing rules' home is sizing.py
+    APP_POOL_PER_WORKER,
+    APP_WORKERS_PER_VCPU,
+    GENERATOR_RESERVE_CORES,
+    InstancePlan,
+    derive_scale,
+    machine_cores,
+    plan_instances,
+)
 from scaleperf.providers.telemetry import Component, Sampler
 from scaleperf.results import Telemetry
 
 log = logging.getLogger(__name__)
 
-GENERATOR_RESERVE_CORES = 0.6  # cores left to the load generator, HAProxy and this process (generator stays < 70 %)
-SCALE_DIGITS = 4  # the scale is rounded so that it prints and compares the same on every run
-APP_WORKERS_PER_VCPU = 1  # server processes per vCPU, as Puma's WEB_CONCURRENCY = vCPUs in Rails deployments
-APP_POOL_PER_WORKER = 5  # connections per worker: Rails' database.yml default pool (RAILS_MAX_THREADS = 5)
 APP_START_TIMEOUT_S = 120.0  # how long an app instance may take to answer its health path (Rails boots slowly on a busy box)
 APP_STOP_TIMEOUT_S = 10.0  # SIGTERM, then SIGKILL
 HEALTH_POLL_S = 0.1  # how often start-up polls /health
-HTTP_TIMEOUT_S = 2.0  # one health request
 LB_ALLOTTED_CPUS = 1.0  # the balancer is unlimited; its cpu_pct is percent of one core
 DEFAULT_COMMAND = REFERENCE_COMMAND  # the reference backend; any command with the placeholders can replace it
 db_settings = dbtier.pg_settings  # PostgreSQL settings from the class's memory, as RDS derives them
-
-
-# -- sizing --------------------------------------------------------------------------------------
-def machine_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def derive_scale(configs: dict[str, ScalingConfig], cores: float, reserve: float = GENERATOR_RESERVE_CORES) -> float:
-    """Cores per emulated vCPU: the largest configuration (all tiers) must fit in ``cores - reserve``."""
-    if not configs:
-        raise ScaleperfError("no scaling configurations to size the miniature from; check fixtures/configs.toml")
-    largest = max(c.total_vcpus for c in configs.values())
-    budget = cores - reserve
-    if budget <= 0:
-        raise ScaleperfError(
-            f"this machine has {cores} cores, not more than the {reserve} reserved for the load generator; "
-            "run on a bigger machine or pass an explicit scale"
-        )
-    return round(budget / largest, SCALE_DIGITS)
-
-
-@dataclass(frozen=True)
-class InstancePlan:
-    """One app instance's share of the miniature."""
-
-    name: str  # "app-1"
-    cpus: float
-    memory_bytes: int
-    workers: int
-    pool_size: int
-
-
-def plan_instances(config: ScalingConfig, scale: float) -> list[InstancePlan]:
-    workers = max(1, config.app_type.vcpus * APP_WORKERS_PER_VCPU)
-    return [
-        InstancePlan(
-            name=f"app-{i + 1}",
-            cpus=config.app_type.vcpus * scale,
-            memory_bytes=config.app_type.memory_mib * 2**20,
-            workers=workers,
-            pool_size=APP_POOL_PER_WORKER,
-        )
-        for i in range(config.app_instances)
-    ]
-
-
-# -- signals -------------------------------------------------------------------------------------
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that every ``finally`` (and so the teardown) runs."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated(f"signal {signum}")
-
-
-@contextlib.contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`Terminated` (main thread only; elsewhere nothing changes)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread of the main interpreter
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Within the block (the teardown), SIGINT and SIGTERM are ignored so a second Ctrl-C cannot cut it short."""
-    saved = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            saved[sig] = signal.signal(sig, signal.SIG_IGN)
-    except ValueError:
-        pass
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
 
 
 # -- the deployment ------------------------------------------------------------------------------
@@ -433,55 +344,6 @@ class LocalDeployment:
 
     def _remove_files(self) -> None:
         shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-def _http_status(url: str) -> int | None:
-    """The HTTP status ``url`` answers with (redirects not followed), or None when nothing answers."""
-    try:
-        with urllib.request.build_opener(_NoRedirect).open(url, timeout=HTTP_TIMEOUT_S) as resp:
-            return resp.status
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except (urllib.error.URLError, OSError, ValueError):
-        return None
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):  # a 301 to https (force_ssl) is reported, not followed
-        return None
-
-
-def _spawn(cmd: list[str], log_path: Path, *, env: dict | None, cwd: Path | None) -> subprocess.Popen:
-    with open(log_path, "ab") as log_file:
-        return subprocess.Popen(
-            cmd,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,  # stopped by the teardown, not by a terminal's Ctrl-C halfway through
-        )
-
-
-def golden_env() -> dict[str, str]:
-    from scaleperf.providers.golden import python_env
-
-    return python_env()
-
-
-def _listening(pid: int, port: int) -> bool:
-    """Whether a process of ``pid``'s tree listens on ``port``."""
-    try:
-        root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return False
-    for p in tree:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            if any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in p.net_connections("tcp")):
-                return True
-    return False
 
 
 # -- the provider --------------------------------------------------------------------------------
