@@ -186,10 +186,10 @@ def _restore_pg(url: str) -> None:
             for t in tables:
                 conn.execute(f'INSERT INTO public."{t}" OVERRIDING SYSTEM VALUE SELECT * FROM {SNAPSHOT}."{t}"')
         serials = conn.execute(
-            "SELECT c.relname, a.attname, pg_get_serial_sequence(format('public.%%I', c.relname), a.attname) "
+            "SELECT c.relname, a.attname, pg_get_serial_sequence(format('public.%I', c.relname), a.attname) "
             "FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid "
             "WHERE c.relnamespace = 'public'::regnamespace AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped "
-            "AND pg_get_serial_sequence(format('public.%%I', c.relname), a.attname) IS NOT NULL"
+            "AND pg_get_serial_sequence(format('public.%I', c.relname), a.attname) IS NOT NULL"
         ).fetchall()
         for table, column, seq in serials:
             conn.execute(f'SELECT setval(\'{seq}\', COALESCE((SELECT max("{column}") FROM public."{table}"), 0) + 1, false)')
