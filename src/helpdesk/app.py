@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import helpdesk
 from helpdesk import db, routes_auth, routes_chat, routes_expert, routes_updates
-from helpdesk.cost import CostModel
+from helpdesk.cost import CostModel, Metered
 from helpdesk.errors import ApiError
 from helpdesk.passwords import PasswordHasher
 from helpdesk.payload import MAX_BODY_BYTES, respond, respond_raw
@@ -151,6 +151,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(Metered),  # outermost: a request's whole native CPU, for the rails model
             Middleware(BodyLimit),
             Middleware(
                 CORSMiddleware, allow_origins=CORS_ORIGINS, allow_methods=["*"], allow_headers=["*"], allow_credentials=True

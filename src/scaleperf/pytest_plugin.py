@@ -299,9 +299,13 @@ def _say_factory(config: pytest.Config):
 
 @pytest.fixture(scope="session")
 def perf_provider(perf_settings: PerfSettings):
+    from scaleperf.errors import ScaleperfError
     from scaleperf.providers import make_provider
 
-    provider = make_provider(perf_settings)
+    try:
+        provider = make_provider(perf_settings)
+    except ScaleperfError as exc:  # a user's mistake (--app, --target-url, a missing Ruby): say what to do, no traceback
+        pytest.exit(f"scaleperf: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
     try:
         yield provider
     finally:

@@ -111,3 +111,39 @@ def test_path_ids_and_storable_text():
     assert path_id("12") == 12
     assert path_id("-1") is None and path_id("1e3") is None and path_id("9" * 30) is None and path_id("٣") is None
     assert storable("ok ' \" ;") and not storable("a\x00b") and not storable("\ud800")
+
+
+def test_a_metered_request_counts_its_own_steps_not_other_tasks_cpu():
+    import asyncio
+
+    seen: list[float] = []
+
+    async def handler(scope, receive, send):
+        cost.burn(5)
+        await asyncio.sleep(0.05)  # meanwhile another request burns 30 ms on the same thread
+        meter = cost._METER.get()
+        seen.append(meter.spent_ms())
+
+    async def other():
+        await asyncio.sleep(0.01)
+        cost.burn(30)
+
+    async def main():
+        await asyncio.gather(cost.Metered(handler)({"type": "http"}, None, None), other())
+
+    asyncio.run(main())
+    assert 5 <= seen[0] < 30  # its own 5 ms (and a little bookkeeping), not the other request's 30
+
+
+def test_the_rails_model_tops_a_metered_request_up_to_its_figure(monkeypatch):
+    burned: list[float] = []
+    monkeypatch.setattr(cost, "burn", burned.append)
+    meter = cost.Meter()
+    meter.done_ns = 1_000_000  # 1 ms already spent by the request's own steps
+    meter.step_started_ns = __import__("time").thread_time_ns()
+    token = cost._METER.set(meter)
+    try:
+        cost.CostModel("rails").charge("updates.conversations")
+    finally:
+        cost._METER.reset(token)
+    assert burned[0] == pytest.approx(1.6 - 1.0 - cost.RESIDUAL_ALLOWANCE_MS, abs=0.05)
