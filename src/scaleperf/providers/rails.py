@@ -28,6 +28,8 @@ CHECK_TIMEOUT_S = 120.0  # bundle check
 LOG_LINES = 15  # lines of an app's log shown when it fails to boot
 DB_NAME = "ebdb"  # the database name Elastic Beanstalk gives an attached RDS instance
 DB_USER = "ebroot"  # the master user name of that instance (ours has a generated password)
+KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "MY_RUBY_HOME")  # what the app's processes inherit from ours
+KEEP_ENV_PREFIXES = ("GEM_", "BUNDLE_", "RBENV_", "RVM_", "RUBY")  # Ruby version managers and bundler settings
 NGINX_CANDIDATES = ("/usr/sbin/nginx", "/usr/local/sbin/nginx", "/usr/local/nginx/sbin/nginx")
 
 
@@ -69,7 +71,7 @@ def nginx_binary() -> str | None:
 
 def base_env(app: Path) -> dict[str, str]:
     """The environment every Rails process gets, before the database's variables."""
-    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "GEM_HOME", "GEM_PATH", "BUNDLE_PATH")}
+    keep = {k: v for k, v in os.environ.items() if k in KEEP_ENV or k.startswith(KEEP_ENV_PREFIXES)}
     keep.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
     keep.setdefault("LANG", "C.UTF-8")
     return {
