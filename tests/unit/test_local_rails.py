@@ -88,3 +88,22 @@ def test_a_postgresql_golden_copy_resets_rows_and_sequences_in_place() -> None:
             assert conn.execute("SELECT string_agg(name, ',' ORDER BY id) FROM users").fetchone()[0] == "a,b"
             assert conn.execute("SELECT count(*) FROM notes").fetchone()[0] == 1
             assert conn.execute("INSERT INTO users (name) VALUES ('d') RETURNING id").fetchone()[0] == 3
+
+
+@pytest.mark.skipif(
+    shutil.which("bundle") is None, reason="Ruby/bundler not installed (apt-get install ruby-rails puma ruby-mysql2)"
+)
+@pytest.mark.skipif(mysql.available() is not None, reason=f"MariaDB/MySQL binaries absent: {mysql.available()}")
+@pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy is not installed (apt-get install haproxy)")
+def test_four_rails_instances_behind_haproxy_share_one_secret_key_base() -> None:
+    provider = LocalProvider(app=FIXTURE, health_path="/up")
+    with provider.provision(load_configs()["horizontal1"]) as dep:
+        facts = dep.describe()
+        status, body = call(dep.base_url, "POST", "/auth/register", {"username": "user_8", "password": "user_8"})
+        assert status == 201, body
+        # Round robin per request: eight requests reach every instance twice, each verifies the same token.
+        statuses = [call(dep.base_url, "POST", "/conversations", {"title": f"q{i}"}, body["token"])[0] for i in range(8)]
+        shares = dep.balancer.request_counts()
+    assert statuses == [201] * 8
+    assert facts["balancer"]["kind"] == "haproxy" and "/up checked" in facts["balancer"]["how"]
+    assert all(shares[f"app-{i}"] >= 2 for i in range(1, 5)), shares
