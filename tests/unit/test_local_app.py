@@ -189,3 +189,19 @@ def test_a_rails_app_that_fails_to_boot_shows_its_last_lines_and_leaves_nothing(
     ]
     assert not left
     assert sys.executable  # the interpreter that ran it is untouched
+
+
+def test_an_app_that_redirects_its_health_check_is_told_about_force_ssl(users: Path, tmp_path: Path) -> None:
+    script = tmp_path / "redirect.py"
+    script.write_text(
+        "import http.server, sys\n"
+        "class H(http.server.BaseHTTPRequestHandler):\n"
+        "    def do_GET(self):\n"
+        "        self.send_response(301); self.send_header('Location', 'https://x/'); self.end_headers()\n"
+        "    def log_message(self, *a): pass\n"
+        "http.server.HTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()\n"
+    )
+    provider = LocalProvider(users=users, app=f"{{python}} {script} {{port}}", start_timeout_s=2)
+    config = load_configs()["single"]
+    with pytest.raises(ScaleperfError, match="(?s)it answered HTTP 301.*force_ssl"), provider.provision(config):
+        pass

@@ -216,6 +216,11 @@ class LocalDeployment:
             time.sleep(HEALTH_POLL_S)
         answered = f"it answered HTTP {status}" if status else "nothing answered"
         hint = " (Rails 7.1+ apps answer /up: pass --health-path /up)" if self.app.kind == "rails" else ""
+        if status in (301, 302, 307, 308):
+            hint = (
+                " (a redirect: the miniature speaks plain HTTP, as an Elastic Beanstalk environment without a certificate "
+                "does; turn off config.force_ssl in production, or exclude the health path from it)"
+            )
         raise ScaleperfError(
             f"{what} did not answer {url} with 200 within {timeout:.0f}s: {answered}{hint}; "
             f"last lines of its log ({log_path}):\n{rails.tail(log_path)}"

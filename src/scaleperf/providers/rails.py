@@ -61,6 +61,11 @@ def find_ruby(app: Path) -> Ruby:
         raise ScaleperfError(f"`bundle check` in {app} took over {CHECK_TIMEOUT_S:.0f}s") from exc
     if check.returncode != 0:
         said = " ".join((check.stdout + check.stderr).strip().splitlines()[-2:])
+        if "Ruby version" in said or "ruby version" in said:
+            raise ScaleperfError(
+                f"{app} asks for another Ruby than {version or ruby}: install that version (rbenv, rvm, or your "
+                f"distribution's), put it first on PATH and run `bundle install` in {app} (bundler says: {said})"
+            )
         raise ScaleperfError(f"the gems of {app} are not installed: run `bundle install` in {app} first (bundle check: {said})")
     return Ruby(ruby=ruby, bundle=bundle, version=version)
 
