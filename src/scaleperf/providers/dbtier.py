@@ -120,7 +120,9 @@ def _build(spec: AppSpec, ruby: rails.Ruby | None, target: Path) -> None:
         if spec.kind == "rails":
             assert spec.path is not None and ruby is not None
             log.info("building the golden database of %s (once per app version)", spec.path)
-            rails.prepare_database(spec.path, ruby, db, staging / "prepare.log")
+            prepare_log = target.with_name(target.name + "-prepare.log")  # kept: what db:prepare said, success or not
+            prepare_log.unlink(missing_ok=True)
+            rails.prepare_database(spec.path, ruby, db, prepare_log)
             how = "bin/rails db:prepare (create, schema or migrations, seeds)"
         else:
             _create_database(server, db.name)

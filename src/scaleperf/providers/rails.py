@@ -209,7 +209,8 @@ def prepare_database(app: Path, ruby: Ruby, db: DbFacts, log_path: Path) -> None
             raise ScaleperfError(f"`bin/rails db:prepare` in {app} took over {PREPARE_TIMEOUT_S:.0f}s (log: {log_path})") from exc
     if proc.returncode != 0:
         raise ScaleperfError(
-            f"`bin/rails db:prepare` failed in {app} (exit {proc.returncode}); last lines of its output:\n{tail(log_path)}"
+            f"`bin/rails db:prepare` failed in {app} (exit {proc.returncode}; its output: {log_path}); "
+            f"last lines:\n{tail(log_path)}"
         )
 
 
