@@ -128,7 +128,9 @@ def test_the_reference_backend_runs_through_the_command_template_path(users: Pat
         "db_engine": "postgresql",
         "db_engine_from": facts["app"]["db_engine_from"],
         "command": template,
+        "bcrypt12_ms": provider.bcrypt12_ms(),
     }
+    assert about["bcrypt12Ms"] == provider.bcrypt12_ms()  # the instance scales by the provider's one timing
     assert facts["instances"][0]["command"] == template
     _nothing_left(pids, ports, workdir)
 

@@ -152,7 +152,8 @@ class LocalDeployment:
                 proc = self._start_rails(plan, group, port, log_path)
             else:
                 cmd = self._command(plan, port)
-                proc = _spawn(group.wrap(cmd), log_path, env=golden_env(), cwd=None)
+                env = {**golden_env(), "HELPDESK_BCRYPT12_MS": str(self.provider.bcrypt12_ms())}
+                proc = _spawn(group.wrap(cmd), log_path, env=env, cwd=None)
             group.track(proc.pid)
             self.apps.append((plan, proc, port))
         for plan, proc, port in self.apps:
@@ -384,6 +385,7 @@ class LocalProvider:
         start_timeout_s: float = APP_START_TIMEOUT_S,
     ) -> None:
         self.start_timeout_s = start_timeout_s
+        self._bcrypt12_ms: float | None = None
         self.keep = keep
         self.users = users
         if command is not None and app is None:
@@ -419,9 +421,20 @@ class LocalProvider:
                 f"configuration {largest.name} ({largest.total_vcpus} vCPUs): {self.scale} core per vCPU"
             )
 
+    def bcrypt12_ms(self) -> float:
+        """This machine's bcrypt-12 time, timed once per provider: the reference backend's rails model scales by it,
+        and every instance of every configuration gets the same yardstick (HELPDESK_BCRYPT12_MS)."""
+        if self._bcrypt12_ms is None:
+            from helpdesk.cost import time_bcrypt12_ms
+
+            self._bcrypt12_ms = round(time_bcrypt12_ms(), 2)
+        return self._bcrypt12_ms
+
     def app_facts(self) -> dict:
         """What runs as each app instance, for the run's facts."""
         facts = self.app.describe()
+        if self._bcrypt12_ms is not None:
+            facts["bcrypt12_ms"] = self._bcrypt12_ms  # the reference backend's rails model: its yardstick in this run
         if self.app.kind == "rails":
             facts["ruby"] = self.ruby.version if self.ruby else None
             facts["server"] = "bundle exec puma (cluster: WEB_CONCURRENCY = vCPUs, RAILS_MAX_THREADS threads each)"
