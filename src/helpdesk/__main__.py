@@ -28,6 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cost-model", choices=COST_MODELS, default="rails", help="rails: each request costs what it costs in Rails")
     p.add_argument("--pool-size", type=int, default=10, help="database connections per worker")
     p.add_argument("--bcrypt-cost", type=int, default=12, help="bcrypt cost of new digests (Rails production: 12)")
+    p.add_argument(
+        "--bcrypt12-ms", type=float, default=0.0, help="bcrypt-12 ms here, the rails model's yardstick (default: timed)"
+    )
     p.add_argument("--reuse-port", action="store_true", help="share the port with other instances (SO_REUSEPORT)")
     p.add_argument(
         "--clock-offset-header",
@@ -61,6 +64,7 @@ def main(argv: list[str] | None = None) -> int:
                     cost_model=args.cost_model,
                     pool_size=args.pool_size,
                     bcrypt_cost=args.bcrypt_cost,
+                    bcrypt12_ms=args.bcrypt12_ms,
                     reuse_port=args.reuse_port,
                     clock_offset_header=args.clock_offset_header,
                 )

@@ -27,7 +27,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 import helpdesk
 from helpdesk import db, routes_auth, routes_chat, routes_expert, routes_updates
-from helpdesk.cost import CostModel
+from helpdesk.cost import CostModel, Metered
 from helpdesk.errors import ApiError
 from helpdesk.passwords import PasswordHasher
 from helpdesk.payload import MAX_BODY_BYTES, respond, respond_raw
@@ -59,6 +59,7 @@ async def about(request: Request) -> Response:
             "version": helpdesk.__version__,
             "costModel": s.cost_model,
             "bcryptCost": s.bcrypt_cost,
+            "bcrypt12Ms": s.bcrypt12_ms,
             "workers": s.workers,
             "poolSize": s.pool_size,
             "pid": os.getpid(),
@@ -124,7 +125,12 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
         await pool.open(wait=True)
         hasher = PasswordHasher(settings.bcrypt_cost)
         app.state.runtime = Runtime(
-            settings=settings, pool=pool, hasher=hasher, cost=CostModel(settings.cost_model), clock=clock, started_at=time.time()
+            settings=settings,
+            pool=pool,
+            hasher=hasher,
+            cost=CostModel(settings.cost_model, settings.bcrypt12_ms),
+            clock=clock,
+            started_at=time.time(),
         )
         try:
             yield
@@ -145,6 +151,7 @@ def create_app(settings: Settings, clock: Callable[[], float] = time.time) -> St
         routes=routes,
         lifespan=lifespan,
         middleware=[
+            Middleware(Metered),  # outermost: a request's whole native CPU, for the rails model
             Middleware(BodyLimit),
             Middleware(
                 CORSMiddleware, allow_origins=CORS_ORIGINS, allow_methods=["*"], allow_headers=["*"], allow_credentials=True

@@ -7,13 +7,15 @@ the port is free, so a second instance started by mistake fails clearly instead 
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import socket
 
 from helpdesk import db
+from helpdesk.cost import time_bcrypt12_ms
 from helpdesk.errors import HelpdeskError
-from helpdesk.settings import COST_MODELS, SETTINGS_ENV, Settings
+from helpdesk.settings import BCRYPT12_ENV, COST_MODELS, SETTINGS_ENV, Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,13 @@ def run(settings: Settings) -> None:
     if not settings.reuse_port:
         check_port_free(settings.host, settings.port)
     db.apply_schema(settings.database_url)  # once here, so a bad URL fails before any worker starts
+    if settings.cost_model == "rails" and settings.bcrypt12_ms <= 0:
+        # Once, before the workers start (they inherit it): the yardstick the rails model's figures scale by.
+        # Several instances of one deployment share the launcher's timing (BCRYPT12_ENV), so they share one yardstick.
+        given = os.environ.get(BCRYPT12_ENV, "")
+        timed = float(given) if given.replace(".", "", 1).isdigit() and float(given) > 0 else round(time_bcrypt12_ms(), 2)
+        settings = dataclasses.replace(settings, bcrypt12_ms=timed)
+        log.info("bcrypt-12 costs %.1f ms here: the rails model scales its figures by that", settings.bcrypt12_ms)
     os.environ[SETTINGS_ENV] = settings.to_env()
     log.info(
         "serving on http://%s:%d (%d workers, cost model %s)", settings.host, settings.port, settings.workers, settings.cost_model

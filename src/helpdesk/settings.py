@@ -11,6 +11,9 @@ SETTINGS_ENV = "HELPDESK_SETTINGS"  # the launcher hands the settings to the ser
 SECRET_ENV = "HELPDESK_SECRET_KEY"  # the JWT signing key; every instance behind one port must share it
 DEV_SECRET = "helpdesk-reference-secret-key-base"  # used when HELPDESK_SECRET_KEY is unset (a test target, not production)
 COST_MODELS = ("rails", "native")
+BCRYPT12_ENV = (
+    "HELPDESK_BCRYPT12_MS"  # a launcher's bcrypt-12 timing, shared by the instances it starts (else each times its own)
+)
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class Settings:
     cost_model: str = "rails"
     pool_size: int = 10
     bcrypt_cost: int = 12
+    bcrypt12_ms: float = 0.0  # this machine's bcrypt-12 time (the rails model's yardstick); 0: measured at start
     reuse_port: bool = False
     secret_key: str = ""
     # Test-only: honour the X-Helpdesk-Clock-Offset header (seconds added to the server's clock for this request).

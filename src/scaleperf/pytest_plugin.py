@@ -59,7 +59,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="append",
     )
     add("--provider", "scaleperf_provider", "where deployments come from: local | aws | url", default="local", choices=PROVIDERS)
-    add("--target-url", "scaleperf_target_url", "base URL of an existing deployment (with --provider url)")
+    add("--target-url", "scaleperf_target_url", "with --provider url: name=URL per configuration (single=http://a,...)")
+    add("--targets-file", "scaleperf_targets_file", "with --provider url: a TOML file whose [url.targets] names each URL")
+    add("--app", "scaleperf_app", "the app under test: a Rails app's folder or a command template with {port}")
+    add("--health-path", "scaleperf_health_path", "the app's health check path (Rails 7.1+: /up)", default="/health")
+    add("--db-engine", "scaleperf_db_engine", "the local database engine: postgresql | mysql (default: the app's)")
     add("--profile", "scaleperf_profile", _profile_help(), default="smoke")
     add("--profiles", "scaleperf_profiles", "a profiles file of your own (TOML, as fixtures/profiles.toml) --profile reads")
     add("--replicates", "scaleperf_replicates", "runs per configuration, interleaved across configurations", default="1")
@@ -103,6 +107,10 @@ class PerfSettings:
     max_cost: float | None
     run_id: str
     rootdir: Path
+    app: str | None = None
+    health_path: str = "/health"
+    db_engine: str | None = None
+    targets_file: str | None = None
 
 
 def _value(config: pytest.Config, name: str):
@@ -142,7 +150,21 @@ def _settings(config: pytest.Config) -> PerfSettings:
         max_cost=max_cost,
         run_id="",  # a perf session's own, set in pytest_configure
         rootdir=root,
+        **_app_settings(config, root),
     )
+
+
+def _app_settings(config: pytest.Config, root: Path) -> dict:
+    """--app (a folder relative to the rootdir when it is one), --health-path, --db-engine, --targets-file."""
+    app = _value(config, "scaleperf_app") or None
+    if app and "{" not in app and not Path(app).expanduser().is_absolute() and (root / app).is_dir():
+        app = str(root / app)
+    return {
+        "app": app,
+        "health_path": _value(config, "scaleperf_health_path") or "/health",
+        "db_engine": _value(config, "scaleperf_db_engine") or None,
+        "targets_file": _value(config, "scaleperf_targets_file") or None,
+    }
 
 
 def _perf_selected(config: pytest.Config) -> bool:
@@ -290,9 +312,13 @@ def _say_factory(config: pytest.Config):
 
 @pytest.fixture(scope="session")
 def perf_provider(perf_settings: PerfSettings):
+    from scaleperf.errors import ScaleperfError
     from scaleperf.providers import make_provider
 
-    provider = make_provider(perf_settings)
+    try:
+        provider = make_provider(perf_settings)
+    except ScaleperfError as exc:  # a user's mistake (--app, --target-url, a missing Ruby): say what to do, no traceback
+        pytest.exit(f"scaleperf: {exc}", returncode=pytest.ExitCode.USAGE_ERROR)
     try:
         yield provider
     finally:

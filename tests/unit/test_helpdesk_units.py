@@ -51,7 +51,21 @@ def test_rails_model_charges_base_plus_rows_minus_the_native_allowance(monkeypat
     monkeypatch.setattr(cost, "burn", burned.append)
     cost.CostModel("rails").charge("updates.conversations", rows=3)
     cost.CostModel("native").charge("updates.conversations", rows=3)
-    assert burned == [pytest.approx(7.0 - cost.NATIVE_ALLOWANCE_MS)]
+    assert burned == [pytest.approx(1.6 + 3 * 0.85 - cost.NATIVE_ALLOWANCE_MS)]
+
+
+def test_rails_model_scales_with_this_machines_bcrypt_time():
+    # Twice as slow a bcrypt-12 as the reference machine's: every figure doubles, so login / poll stays Rails' ~118.
+    slow = cost.CostModel("rails", bcrypt12_ms=2 * cost.REFERENCE_BCRYPT12_MS)
+    assert slow.scale == pytest.approx(2.0)
+    assert slow.cost_ms("updates.conversations") == pytest.approx(3.2)
+    assert slow.cost_ms("updates.conversations", rows=3) == pytest.approx(2 * 4.15)
+    login = slow.cost_ms("login") + 2 * cost.REFERENCE_BCRYPT12_MS  # the model's rest plus the real hash
+    assert login / slow.cost_ms("updates.conversations") == pytest.approx(190 / 1.6)
+
+
+def test_bcrypt_yardstick_is_a_positive_cpu_time():
+    assert cost.time_bcrypt12_ms(timings=1) > 1.0  # a cost-12 hash takes far more than a millisecond anywhere
 
 
 @pytest.mark.parametrize(
@@ -97,3 +111,39 @@ def test_path_ids_and_storable_text():
     assert path_id("12") == 12
     assert path_id("-1") is None and path_id("1e3") is None and path_id("9" * 30) is None and path_id("٣") is None
     assert storable("ok ' \" ;") and not storable("a\x00b") and not storable("\ud800")
+
+
+def test_a_metered_request_counts_its_own_steps_not_other_tasks_cpu():
+    import asyncio
+
+    seen: list[float] = []
+
+    async def handler(scope, receive, send):
+        cost.burn(5)
+        await asyncio.sleep(0.05)  # meanwhile another request burns 30 ms on the same thread
+        meter = cost._METER.get()
+        seen.append(meter.spent_ms())
+
+    async def other():
+        await asyncio.sleep(0.01)
+        cost.burn(30)
+
+    async def main():
+        await asyncio.gather(cost.Metered(handler)({"type": "http"}, None, None), other())
+
+    asyncio.run(main())
+    assert 5 <= seen[0] < 30  # its own 5 ms (and a little bookkeeping), not the other request's 30
+
+
+def test_the_rails_model_tops_a_metered_request_up_to_its_figure(monkeypatch):
+    burned: list[float] = []
+    monkeypatch.setattr(cost, "burn", burned.append)
+    meter = cost.Meter()
+    meter.done_ns = 1_000_000  # 1 ms already spent by the request's own steps
+    meter.step_started_ns = __import__("time").thread_time_ns()
+    token = cost._METER.set(meter)
+    try:
+        cost.CostModel("rails").charge("updates.conversations")
+    finally:
+        cost._METER.reset(token)
+    assert burned[0] == pytest.approx(1.6 - 1.0 - cost.RESIDUAL_ALLOWANCE_MS, abs=0.05)

@@ -27,7 +27,7 @@ from scaleperf.errors import ScaleperfError
 
 log = logging.getLogger(__name__)
 
-HEALTH_PATH = "/health"  # what the balancer's health check requests
+HEALTH_PATH = "/health"  # what the balancer's health check requests, unless the app's health path is another
 HEALTH_INTERVAL_MS = 1000  # HAProxy checks each instance this often
 START_TIMEOUT_S = 20.0  # how long start() waits for every instance to be UP behind HAProxy
 STOP_TIMEOUT_S = 5.0  # SIGTERM, then SIGKILL
@@ -71,7 +71,7 @@ def max_connections() -> int:
     return max(100, min(MAX_CONNECTIONS, (limit - FD_HEADROOM) // FDS_PER_CONNECTION))
 
 
-def haproxy_config(port: int, backends: list[Backend], stats_socket: Path) -> str:
+def haproxy_config(port: int, backends: list[Backend], stats_socket: Path, health_path: str = HEALTH_PATH) -> str:
     servers = "\n".join(f"    server {b.name} 127.0.0.1:{b.port} check" for b in backends)
     return f"""global
     maxconn {max_connections()}
@@ -92,7 +92,7 @@ frontend web
 
 backend app
     balance roundrobin
-    option httpchk GET {HEALTH_PATH}
+    option httpchk GET {health_path}
     http-check expect status 200
     default-server inter {HEALTH_INTERVAL_MS} fall 3 rise 1
 {servers}
@@ -116,8 +116,9 @@ def parse_stats(csv_text: str) -> dict[str, dict[str, str]]:
 class Balancer:
     """The endpoint of a configuration's app tier (start/stop; request counts per instance)."""
 
-    def __init__(self, kind: str, port: int, backends: list[Backend], workdir: Path) -> None:
+    def __init__(self, kind: str, port: int, backends: list[Backend], workdir: Path, health_path: str = HEALTH_PATH) -> None:
         self.kind = kind
+        self.health_path = health_path
         self.port = port
         self.backends = backends
         self.workdir = workdir
@@ -133,7 +134,7 @@ class Balancer:
         if self.kind != "haproxy":
             return
         cfg = self.workdir / "haproxy.cfg"
-        cfg.write_text(haproxy_config(self.port, self.backends, self.stats_socket))
+        cfg.write_text(haproxy_config(self.port, self.backends, self.stats_socket, self.health_path))
         log_path = self.workdir / "haproxy.log"
         with open(log_path, "ab") as log_file:
             self.process = subprocess.Popen(
@@ -204,7 +205,7 @@ class Balancer:
 
     def describe(self) -> dict:
         what = {
-            "haproxy": "HAProxy, HTTP round robin per request, /health checked every second",
+            "haproxy": f"HAProxy, HTTP round robin per request, {self.health_path} checked every second",
             "reuseport": "kernel SO_REUSEPORT: connections (not requests) spread over instances; per-instance shares unknown",
             "direct": "no load balancer (one instance)",
         }[self.kind]

@@ -2,11 +2,12 @@
 
 Every tier gets the same fraction of its AWS CPU: ``scale`` cores per emulated vCPU, derived from the
 largest configuration in ``configs.toml`` and this machine's cores (so it is the same whichever
-configurations a run selects).  Each app instance is its own server process (the reference backend
-in its ``rails`` cost model, or any command template) limited to ``vCPUs x scale`` cores and the
-instance type's memory; the database is its own PostgreSQL server, copied from the golden data
-directory, limited to its class's ``vCPUs x scale`` cores and memory, with settings derived from that
-memory as RDS derives them.  Horizontal configurations sit behind one endpoint (HAProxy round robin
+configurations a run selects).  Each app instance is its own server process (the app under test, see
+:mod:`scaleperf.providers.app`: the reference backend in its ``rails`` cost model, any command template,
+or a Rails app run as Elastic Beanstalk runs it) limited to ``vCPUs x scale`` cores and the instance
+type's memory; the database is its own PostgreSQL or MariaDB/MySQL server (:mod:`.dbtier`), copied from
+the golden data directory, limited to its class's ``vCPUs x scale`` cores and memory, with settings
+derived from that memory as RDS derives them.  Horizontal configurations sit behind one endpoint (HAProxy round robin
 per request, or SO_REUSEPORT).  The load is shrunk by the same factor (:meth:`LocalProvider.load_scale`).
 
 Teardown (processes, cgroups, ports, temporary folders) runs on success, failure, Ctrl-C and SIGTERM.
@@ -19,17 +20,10 @@ import contextlib
 import json
 import logging
 import os
-import shlex
 import shutil
-import signal
 import subprocess
-import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
@@ -37,9 +31,10 @@ import psutil
 from scaleperf import paths
 from scaleperf.configs import ScalingConfig, load_configs
 from scaleperf.errors import ScaleperfError
-from scaleperf.pg import EmbeddedPostgres, free_port
+from scaleperf.pg import free_port
 from scaleperf.pg import reap_orphans as reap_pg_orphans
-from scaleperf.providers import golden
+from scaleperf.providers import dbtier, rails
+from scaleperf.providers.app import REFERENCE_COMMAND, AppSpec, render_command, resolve
 from scaleperf.providers.balancer import Backend, Balancer, choose
 from scaleperf.providers.base import LoadScale
 from scaleperf.providers.limits import (
@@ -50,142 +45,28 @@ from scaleperf.providers.limits import (
     detect,
     reap_orphan_groups,
 )
+from scaleperf.providers.procs import _http_status, _listening, _spawn, golden_env
+from scaleperf.providers.signals import Terminated, signals_deferred, sigterm_raises  # noqa: F401 - re-exported
+from scaleperf.providers.sizing import (  # noqa: F401 - re-exported: the sizing rules' home is sizing.py
+    APP_POOL_PER_WORKER,
+    APP_WORKERS_PER_VCPU,
+    GENERATOR_RESERVE_CORES,
+    InstancePlan,
+    derive_scale,
+    machine_cores,
+    plan_instances,
+)
 from scaleperf.providers.telemetry import Component, Sampler
 from scaleperf.results import Telemetry
 
 log = logging.getLogger(__name__)
 
-GENERATOR_RESERVE_CORES = 0.6  # cores left to the load generator, HAProxy and this process (generator stays < 70 %)
-SCALE_DIGITS = 4  # the scale is rounded so that it prints and compares the same on every run
-APP_WORKERS_PER_VCPU = 1  # server processes per vCPU, as Puma's WEB_CONCURRENCY = vCPUs in Rails deployments
-APP_POOL_PER_WORKER = 5  # connections per worker: Rails' database.yml default pool (RAILS_MAX_THREADS = 5)
-SHARED_BUFFERS_FRACTION = 0.25  # RDS's default shared_buffers: about 25 % of the instance's memory
-EFFECTIVE_CACHE_FRACTION = 0.75  # RDS's default effective_cache_size: about 75 % of memory
-RDS_BYTES_PER_CONNECTION = 9_531_392  # RDS PostgreSQL: max_connections = LEAST(DBInstanceClassMemory/9531392, 5000)
-RDS_MAX_CONNECTIONS = 5000  # the upper bound of RDS's formula
-LOCAL_MAX_CONNECTIONS = 500  # cap for the miniature: app pools need far fewer, and each slot costs shared memory
-APP_START_TIMEOUT_S = 60.0  # how long an app instance may take to answer /health (a loaded CI box is slow)
+APP_START_TIMEOUT_S = 120.0  # how long an app instance may take to answer its health path (Rails boots slowly on a busy box)
 APP_STOP_TIMEOUT_S = 10.0  # SIGTERM, then SIGKILL
 HEALTH_POLL_S = 0.1  # how often start-up polls /health
-HTTP_TIMEOUT_S = 2.0  # one health request
 LB_ALLOTTED_CPUS = 1.0  # the balancer is unlimited; its cpu_pct is percent of one core
-DEFAULT_COMMAND = (
-    "{python} -m helpdesk serve --database-url {database_url} --cost-model rails --port {port}"
-    " --pool-size {pool_size} --workers {workers}"
-)  # the reference backend; any command with these placeholders can replace it (e.g. a Rails server)
-
-
-# -- sizing --------------------------------------------------------------------------------------
-def machine_cores() -> int:
-    """The cores this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def derive_scale(configs: dict[str, ScalingConfig], cores: float, reserve: float = GENERATOR_RESERVE_CORES) -> float:
-    """Cores per emulated vCPU: the largest configuration (all tiers) must fit in ``cores - reserve``."""
-    if not configs:
-        raise ScaleperfError("no scaling configurations to size the miniature from; check fixtures/configs.toml")
-    largest = max(c.total_vcpus for c in configs.values())
-    budget = cores - reserve
-    if budget <= 0:
-        raise ScaleperfError(
-            f"this machine has {cores} cores, not more than the {reserve} reserved for the load generator; "
-            "run on a bigger machine or pass an explicit scale"
-        )
-    return round(budget / largest, SCALE_DIGITS)
-
-
-def db_settings(memory_bytes: int) -> dict[str, str]:
-    """PostgreSQL settings derived from the instance class's memory, as RDS's parameter group does."""
-    shared_mb = int(memory_bytes * SHARED_BUFFERS_FRACTION) // 2**20
-    cache_mb = int(memory_bytes * EFFECTIVE_CACHE_FRACTION) // 2**20
-    rds = min(memory_bytes // RDS_BYTES_PER_CONNECTION, RDS_MAX_CONNECTIONS)
-    return {
-        "shared_buffers": f"{shared_mb}MB",
-        "effective_cache_size": f"{cache_mb}MB",
-        "max_connections": str(max(20, min(rds, LOCAL_MAX_CONNECTIONS))),
-    }
-
-
-@dataclass(frozen=True)
-class InstancePlan:
-    """One app instance's share of the miniature."""
-
-    name: str  # "app-1"
-    cpus: float
-    memory_bytes: int
-    workers: int
-    pool_size: int
-
-
-def plan_instances(config: ScalingConfig, scale: float) -> list[InstancePlan]:
-    workers = max(1, config.app_type.vcpus * APP_WORKERS_PER_VCPU)
-    return [
-        InstancePlan(
-            name=f"app-{i + 1}",
-            cpus=config.app_type.vcpus * scale,
-            memory_bytes=config.app_type.memory_mib * 2**20,
-            workers=workers,
-            pool_size=APP_POOL_PER_WORKER,
-        )
-        for i in range(config.app_instances)
-    ]
-
-
-def render_command(template: str, **values: object) -> list[str]:
-    """``template`` split like a shell command, each word formatted with ``values`` ({port}, {database_url}, ...)."""
-    values = {"python": sys.executable, **values}
-    try:
-        return [word.format(**values) for word in shlex.split(template)]
-    except (KeyError, IndexError, ValueError) as exc:
-        raise ScaleperfError(
-            f"app command template {template!r} is not valid ({exc}); placeholders: {', '.join(sorted(values))}"
-        ) from exc
-
-
-# -- signals -------------------------------------------------------------------------------------
-class Terminated(KeyboardInterrupt):
-    """SIGTERM, raised like Ctrl-C so that every ``finally`` (and so the teardown) runs."""
-
-
-def _on_sigterm(signum: int, frame: object) -> None:
-    raise Terminated(f"signal {signum}")
-
-
-@contextlib.contextmanager
-def sigterm_raises() -> Iterator[None]:
-    """Within the block, SIGTERM raises :class:`Terminated` (main thread only; elsewhere nothing changes)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    try:
-        previous = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread of the main interpreter
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Within the block (the teardown), SIGINT and SIGTERM are ignored so a second Ctrl-C cannot cut it short."""
-    saved = {}
-    try:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            saved[sig] = signal.signal(sig, signal.SIG_IGN)
-    except ValueError:
-        pass
-    try:
-        yield
-    finally:
-        for sig, handler in saved.items():
-            signal.signal(sig, handler)
+DEFAULT_COMMAND = REFERENCE_COMMAND  # the reference backend; any command with the placeholders can replace it
+db_settings = dbtier.pg_settings  # PostgreSQL settings from the class's memory, as RDS derives them
 
 
 # -- the deployment ------------------------------------------------------------------------------
@@ -201,14 +82,21 @@ class LocalDeployment:
         self.workdir = paths.subdir("local") / f"{config.name}-{os.getpid()}-{time.monotonic_ns() % 10**9}"
         self.plans = plan_instances(config, self.scale)
         self.db_limits = Limits(cpus=config.db_class.vcpus * self.scale, memory_bytes=config.db_class.memory_mib * 2**20)
-        self.db_settings = db_settings(self.db_limits.memory_bytes or 0)
+        self.app: AppSpec = provider.app
         self.balancer_kind = choose(provider.balancer, config.app_instances)
+        if self.balancer_kind == "reuseport" and self.app.kind != "reference":
+            raise ScaleperfError(
+                f"{config.name} has {config.app_instances} app instances and only the reference backend can share a port; "
+                "install HAProxy (Debian: apt-get install haproxy) to balance your own app"
+            )
+        self.secret = rails.new_secret()  # one SECRET_KEY_BASE for every instance: tokens verify anywhere
         self.groups: list[LimitGroup] = []
         self.db_group: LimitGroup | None = None
         self.app_groups: list[LimitGroup] = []
         self.lb_group: LimitGroup | None = None
-        self.db: EmbeddedPostgres | None = None
+        self.db: dbtier.DbTier | None = None
         self.apps: list[tuple[InstancePlan, subprocess.Popen, int]] = []
+        self.fronts: list[subprocess.Popen] = []  # nginx in front of each Rails instance, when installed
         self.balancer: Balancer | None = None
         self.sampler: Sampler | None = None
         self.started_at = 0.0
@@ -218,8 +106,8 @@ class LocalDeployment:
     def start(self) -> LocalDeployment:
         t_start = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
-        template = golden.golden_data(self.provider.users)
-        self._start_db(template)
+        gold = dbtier.golden_for(self.app, self.provider.users, self.provider.ruby)
+        self._start_db(gold)
         self._start_apps()
         self._start_balancer()
         for group in self.app_groups:
@@ -244,9 +132,10 @@ class LocalDeployment:
         group.create(cpu_unlimited_at_first=unlimited_at_first)
         return group
 
-    def _start_db(self, template: Path) -> None:
+    def _start_db(self, gold: dbtier.Golden) -> None:
         self.db_group = self._group("db", self.db_limits, unlimited_at_first=False)
-        self.db = EmbeddedPostgres(name=f"local-{self.config.name}", settings=self.db_settings, template=template)
+        memory = self.db_limits.memory_bytes or 0
+        self.db = dbtier.DbTier(self.app, gold, name=f"local-{self.config.name}", memory_bytes=memory, users=self.provider.users)
         self.db.start()
         assert self.db.pid is not None
         self.db_group.add(self.db.pid)
@@ -258,51 +147,90 @@ class LocalDeployment:
             port = shared_port or free_port()
             group = self._group(plan.name, Limits(cpus=plan.cpus, memory_bytes=plan.memory_bytes), unlimited_at_first=True)
             self.app_groups.append(group)
-            cmd = render_command(
-                self.provider.command,
-                port=port,
-                database_url=self.db.url,
-                pool_size=plan.pool_size,
-                workers=plan.workers,
-            )
-            if self.balancer_kind == "reuseport":
-                cmd.append("--reuse-port")
-            cmd += self.provider.extra_args
             log_path = self.workdir / f"{plan.name}.log"
-            with open(log_path, "ab") as log_file:
-                proc = subprocess.Popen(
-                    group.wrap(cmd),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    env=golden.python_env(),
-                    start_new_session=True,  # stopped by the teardown, not by a terminal's Ctrl-C halfway through
-                )
+            if self.app.kind == "rails":
+                proc = self._start_rails(plan, group, port, log_path)
+            else:
+                cmd = self._command(plan, port)
+                env = {**golden_env(), "HELPDESK_BCRYPT12_MS": str(self.provider.bcrypt12_ms())}
+                proc = _spawn(group.wrap(cmd), log_path, env=env, cwd=None)
             group.track(proc.pid)
             self.apps.append((plan, proc, port))
         for plan, proc, port in self.apps:
             self._wait_healthy(plan, proc, port)
 
+    def _command(self, plan: InstancePlan, port: int) -> list[str]:
+        assert self.db is not None
+        f = self.db.facts
+        cmd = render_command(
+            self.app.command,
+            port=port,
+            database_url=self.db.url,
+            pool_size=plan.pool_size,
+            workers=plan.workers,
+            threads=rails.THREADS,
+            db_host=f.host,
+            db_port=f.port,
+            db_name=f.name,
+            db_user=f.user,
+            db_password=f.password,
+        )
+        if self.balancer_kind == "reuseport":
+            cmd.append("--reuse-port")
+        return cmd + self.provider.extra_args
+
+    def _start_rails(self, plan: InstancePlan, group: LimitGroup, port: int, log_path: Path) -> subprocess.Popen:
+        """puma on a private port, nginx on the instance's port in front of it (when installed), one group for both."""
+        assert self.db is not None and self.app.path is not None and self.provider.ruby is not None
+        puma_port = free_port() if self.provider.nginx else port
+        extra = {"PIDFILE": str(self.workdir / f"{plan.name}-puma.pid"), "PORT": str(puma_port)}
+        env = rails.app_env(
+            self.app.path, self.db.facts, workers=plan.workers, threads=rails.THREADS, secret=self.secret, extra=extra
+        )
+        cmd = rails.puma_command(self.app.path, self.provider.ruby, port=puma_port, workers=plan.workers, threads=rails.THREADS)
+        proc = _spawn(group.wrap(cmd), log_path, env=env, cwd=self.app.path)
+        if self.provider.nginx:
+            front = rails.write_nginx(self.workdir, plan.name, listen=port, upstream=puma_port, workers=plan.workers)
+            nginx = _spawn(group.wrap(front), self.workdir / f"{plan.name}-nginx.log", env=None, cwd=None)
+            group.track(nginx.pid)
+            self.fronts.append(nginx)
+        return proc
+
     def _wait_healthy(self, plan: InstancePlan, proc: subprocess.Popen, port: int) -> None:
-        url = f"http://127.0.0.1:{port}/health"
-        deadline = time.monotonic() + APP_START_TIMEOUT_S
+        url = f"http://127.0.0.1:{port}{self.app.health_path}"
+        log_path = self.workdir / f"{plan.name}.log"
+        what = f"app instance {plan.name} ({self.provider.app_label})"
+        timeout = self.provider.start_timeout_s
+        deadline = time.monotonic() + timeout
+        status = None
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 raise ScaleperfError(
-                    f"app instance {plan.name} exited at start with code {proc.returncode}: "
-                    f"{_tail(self.workdir / f'{plan.name}.log')} (command: {self.provider.command})"
+                    f"{what} exited at start with code {proc.returncode}; last lines of its log ({log_path}):\n"
+                    f"{rails.tail(log_path)}"
                 )
             # Instances sharing a port (SO_REUSEPORT) answer for each other: each must also be listening itself.
             shared = self.balancer_kind == "reuseport"
-            if _http_ok(url) and (not shared or _listening(proc.pid, port)):
+            status = _http_status(url)
+            if status == 200 and (not shared or _listening(proc.pid, port)):
                 return
             time.sleep(HEALTH_POLL_S)
-        raise ScaleperfError(f"app instance {plan.name} did not answer {url} within {APP_START_TIMEOUT_S:.0f}s")
+        answered = f"it answered HTTP {status}" if status else "nothing answered"
+        hint = " (Rails 7.1+ apps answer /up: pass --health-path /up)" if self.app.kind == "rails" else ""
+        if status in (301, 302, 307, 308):
+            hint = (
+                " (a redirect: the miniature speaks plain HTTP, as an Elastic Beanstalk environment without a certificate "
+                "does; turn off config.force_ssl in production, or exclude the health path from it)"
+            )
+        raise ScaleperfError(
+            f"{what} did not answer {url} with 200 within {timeout:.0f}s: {answered}{hint}; "
+            f"last lines of its log ({log_path}):\n{rails.tail(log_path)}"
+        )
 
     def _start_balancer(self) -> None:
         port = self.apps[0][2] if self.balancer_kind in ("direct", "reuseport") else free_port()
         backends = [Backend(plan.name, p) for plan, _proc, p in self.apps]
-        self.balancer = Balancer(self.balancer_kind, port, backends, self.workdir)
+        self.balancer = Balancer(self.balancer_kind, port, backends, self.workdir, health_path=self.app.health_path)
         if self.balancer_kind == "haproxy":
             # No limit (an ALB is not part of the CPU budget); the group accounts its CPU and reaps it if we die.
             self.lb_group = self._group("lb", Limits(cpus=None), unlimited_at_first=False)
@@ -312,8 +240,8 @@ class LocalDeployment:
         else:
             self.balancer.start()
         self.base_url = f"http://127.0.0.1:{port}"
-        if not _http_ok(self.base_url + "/health"):
-            raise ScaleperfError(f"the endpoint {self.base_url}/health does not answer after start")
+        if _http_status(self.base_url + self.app.health_path) != 200:
+            raise ScaleperfError(f"the endpoint {self.base_url}{self.app.health_path} does not answer after start")
 
     def _components(self) -> list[Component]:
         comps = [
@@ -346,27 +274,28 @@ class LocalDeployment:
                     "pid": proc.pid,
                     "workers": plan.workers,
                     "pool_size": plan.pool_size,
+                    "threads": rails.THREADS if self.app.kind == "rails" else None,
                     "cpus": plan.cpus,
                     "memory_bytes": plan.memory_bytes,
-                    "command": self.provider.command,
+                    "command": self.app.command or "bundle exec puma",
                 }
                 for plan, proc, port in self.apps
             ],
+            "app": self.provider.app_facts(),
             "db": {
                 "instance_class": self.config.db_class.name,
                 "cpus": self.db_limits.cpus,
                 "memory_bytes": self.db_limits.memory_bytes,
-                "settings": self.db_settings,
-                "port": self.db.port if self.db else None,
+                **(self.db.describe() if self.db else {"engine": self.app.db_engine}),
             },
             "provision_s": round(self.provision_s, 2),
         }
 
     def reset_data(self) -> None:
-        """Empty every table and reseed the user pool (connections of the app pools stay valid)."""
+        """Put every table back to the golden state (connections of the app pools stay valid)."""
         if self.db is None:
             raise ScaleperfError("the deployment is not running; provision it first")
-        golden.seed(self.db.url, Path(self.provider.users or golden.DEFAULT_USERS), wipe=True)
+        self.db.reset()
 
     def start_telemetry(self) -> None:
         if self.sampler is not None:
@@ -398,12 +327,13 @@ class LocalDeployment:
             self.balancer.stop()
 
     def _stop_apps(self) -> None:
-        for _plan, proc, _port in self.apps:
+        procs = self.fronts + [proc for _plan, proc, _port in self.apps]
+        for proc in procs:
             if proc.poll() is None:
                 with contextlib.suppress(ProcessLookupError):
                     proc.terminate()
         deadline = time.monotonic() + APP_STOP_TIMEOUT_S
-        for _plan, proc, _port in self.apps:
+        for proc in procs:
             try:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
@@ -422,43 +352,15 @@ class LocalDeployment:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def _http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT_S) as resp:
-            return resp.status == 200
-    except (urllib.error.URLError, OSError, ValueError):
-        return False
-
-
-def _listening(pid: int, port: int) -> bool:
-    """Whether a process of ``pid``'s tree listens on ``port``."""
-    try:
-        root = psutil.Process(pid)
-        tree = [root, *root.children(recursive=True)]
-    except psutil.NoSuchProcess:
-        return False
-    for p in tree:
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            if any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in p.net_connections("tcp")):
-                return True
-    return False
-
-
-def _tail(path: Path) -> str:
-    try:
-        lines = [ln for ln in path.read_text(errors="replace").splitlines() if ln.strip()]
-    except OSError:
-        return "(no log)"
-    return lines[-1] if lines else "(empty log)"
-
-
 # -- the provider --------------------------------------------------------------------------------
 class LocalProvider:
     """Provisions miniatures of scaling configurations on this machine (see the module docstring).
 
     ``scale``: cores per emulated vCPU (default: derived from ``configs_path``'s largest configuration
     and this machine's cores).  ``users``: the digest file the golden database is seeded from (tests pass
-    a tiny one).  ``command``: the app server command template.  ``balancer``: auto, haproxy or reuseport.
+    a tiny one).  ``app``: what ``--app`` says (a Rails app's folder, a command template; None: the reference
+    backend), with ``health_path`` and ``db_engine`` (None: from the app); ``command`` is the older name for a
+    command template.  ``balancer``: auto, haproxy or reuseport.
     ``mechanisms``: which limit mechanisms may be used, in order of preference.
     """
 
@@ -471,16 +373,34 @@ class LocalProvider:
         scale: float | None = None,
         configs_path: Path | None = None,
         users: Path | None = None,
-        command: str = DEFAULT_COMMAND,
+        app: str | Path | AppSpec | None = None,
+        health_path: str = "/health",
+        db_engine: str | None = None,
+        command: str | None = None,
         extra_args: tuple[str, ...] = (),
         balancer: str = "auto",
         mechanisms: tuple[str, ...] = ("cgroup2", "cgroup1", "systemd-run"),
         cfs_period_us: int = DEFAULT_CFS_PERIOD_US,
         reserve_cores: float = GENERATOR_RESERVE_CORES,
+        start_timeout_s: float = APP_START_TIMEOUT_S,
     ) -> None:
+        self.start_timeout_s = start_timeout_s
+        self._bcrypt12_ms: float | None = None
         self.keep = keep
         self.users = users
-        self.command = command
+        if command is not None and app is None:
+            app = command  # the older keyword: a command template
+        self.app = app if isinstance(app, AppSpec) else resolve(app, health_path=health_path, db_engine=db_engine)
+        self.command = self.app.command
+        self.app_label = {"reference": "the reference backend", "command": "your command", "rails": f"Rails app {self.app.path}"}[
+            self.app.kind
+        ]
+        self.ruby = rails.find_ruby(self.app.path) if self.app.kind == "rails" and self.app.path else None
+        self.nginx = rails.nginx_binary() if self.app.kind == "rails" else None
+        if self.app.db_engine == "mysql":
+            from scaleperf import mysql
+
+            mysql.find_binaries()  # fails now, with what to install, rather than at the first provisioning
         self.extra_args = list(extra_args)
         self.balancer = balancer
         self.mechanisms = mechanisms
@@ -500,6 +420,31 @@ class LocalProvider:
                 f"{cores} cores minus {reserve_cores} reserved for the load generator, over the largest "
                 f"configuration {largest.name} ({largest.total_vcpus} vCPUs): {self.scale} core per vCPU"
             )
+
+    def bcrypt12_ms(self) -> float:
+        """This machine's bcrypt-12 time, timed once per provider: the reference backend's rails model scales by it,
+        and every instance of every configuration gets the same yardstick (HELPDESK_BCRYPT12_MS)."""
+        if self._bcrypt12_ms is None:
+            from helpdesk.cost import time_bcrypt12_ms
+
+            self._bcrypt12_ms = round(time_bcrypt12_ms(), 2)
+        return self._bcrypt12_ms
+
+    def app_facts(self) -> dict:
+        """What runs as each app instance, for the run's facts."""
+        facts = self.app.describe()
+        if self._bcrypt12_ms is not None:
+            facts["bcrypt12_ms"] = self._bcrypt12_ms  # the reference backend's rails model: its yardstick in this run
+        if self.app.kind == "rails":
+            facts["ruby"] = self.ruby.version if self.ruby else None
+            facts["server"] = "bundle exec puma (cluster: WEB_CONCURRENCY = vCPUs, RAILS_MAX_THREADS threads each)"
+            facts["front"] = (
+                f"nginx ({self.nginx}) in front of puma, as on the Elastic Beanstalk Ruby platform"
+                if self.nginx
+                else "none: nginx is not installed, clients reach puma directly (Debian: apt-get install nginx)"
+            )
+            facts["env"] = "RAILS_ENV=production, RAILS_LOG_LEVEL=warn, SECRET_KEY_BASE (generated), DATABASE_URL, RDS_*"
+        return facts
 
     def mechanism(self) -> Mechanism:
         if self._mechanism is None:
@@ -536,6 +481,7 @@ def reap_orphans() -> None:
     (killing the servers inside), PostgreSQL servers and work folders."""
     reap_orphan_groups()
     reap_pg_orphans()
+    dbtier.reap_orphans()
     for folder in paths.subdir("local").iterdir():
         try:
             owner = int(folder.name.rsplit("-", 2)[1])

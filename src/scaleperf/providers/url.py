@@ -1,30 +1,149 @@
-"""The ``url`` provider: a deployment someone made by hand, tested as it is (nothing created or torn down)."""
+"""The ``url`` provider: deployments someone made by hand, tested as they are (nothing created or torn down).
+
+Each configuration needs its own deployment: ``--target-url single=http://a,vertical=http://b`` or a TOML
+file (``--targets-file``) with a ``[url.targets]`` table.  One bare URL is accepted only when one
+configuration is selected; otherwise the same deployment would be "compared" with itself under several
+names.  The run's facts say what the user told us about each target (its URL, the configuration name it
+was given for, where that came from), and nothing more: no instance types are claimed for a URL.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import tomllib
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from scaleperf.configs import ScalingConfig
 from scaleperf.errors import ScaleperfError
 from scaleperf.providers.base import LoadScale, StaticDeployment
 
+HOW_TO = (
+    "give one URL per configuration: --target-url single=http://a.example,vertical=http://b.example "
+    "(or a [url.targets] table in a TOML file named by --targets-file), or select one configuration with --config"
+)
+
+
+def check_url(url: str, what: str = "--target-url") -> str:
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ScaleperfError(f"{what} {url!r} is not an http(s)://host[:port] URL")
+    return url.strip().rstrip("/")
+
+
+def parse_targets(spec: str | Iterable[str] | None) -> dict[str, str]:
+    """``name=url`` pairs (comma-separated or repeated) -> {name: url}; a bare URL -> {"": url}."""
+    items = [spec] if isinstance(spec, str) else list(spec or [])
+    out: dict[str, str] = {}
+    for item in items:
+        for part in (p.strip() for p in item.split(",")):
+            if not part:
+                continue
+            name, sep, url = part.partition("=")
+            if not sep or "://" in name:
+                name, url = "", part
+            name = name.strip()
+            if name in out:
+                raise ScaleperfError(f"--target-url names {name or 'a bare URL'} twice; give each configuration one URL")
+            out[name] = check_url(url, f"--target-url for {name}" if name else "--target-url")
+    if "" in out and len(out) > 1:
+        raise ScaleperfError(f"--target-url mixes a bare URL with named ones; {HOW_TO}")
+    return out
+
+
+def read_targets_file(path: Path) -> dict[str, str]:
+    """The ``[url.targets]`` table of a TOML file: ``single = "http://..."``."""
+    try:
+        data = tomllib.loads(path.read_text())
+    except OSError as exc:
+        raise ScaleperfError(f"cannot read the targets file {path}: {exc.strerror}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ScaleperfError(f"the targets file {path} is not valid TOML: {exc}") from exc
+    table = data.get("url", {}).get("targets")
+    if not isinstance(table, dict) or not table:
+        raise ScaleperfError(f'{path} has no [url.targets] table; write one line per configuration: single = "http://..."')
+    out = {}
+    for name, url in table.items():
+        if not isinstance(url, str):
+            raise ScaleperfError(f"{path}: [url.targets] {name} must be a URL string")
+        out[name] = check_url(url, f"{path} [url.targets] {name}")
+    return out
+
 
 class UrlProvider:
-    """Hands out ``target_url`` for every configuration; the load runs at deployment scale."""
+    """Hands each configuration its own URL; the load runs at deployment scale.
+
+    ``targets``: {configuration name: URL}, or {"": URL} for one bare URL (one configuration only).
+    ``selected``: the configurations the run selects (checked against the targets up front).
+    """
 
     name = "url"
 
-    def __init__(self, target_url: str) -> None:
-        parts = urlsplit(target_url)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ScaleperfError(f"--target-url {target_url!r} is not an http(s)://host[:port] URL")
-        self.target_url = target_url.rstrip("/")
+    def __init__(
+        self,
+        target_url: str | None = None,
+        *,
+        targets: dict[str, str] | None = None,
+        selected: Iterable[str] = (),
+        source: str = "--target-url",
+    ) -> None:
+        if targets is None:
+            targets = parse_targets(target_url) if target_url else {}
+        if not targets:
+            raise ScaleperfError(f"--provider url needs the deployments to test; {HOW_TO}")
+        self.targets = dict(targets)
+        self.source = source
+        chosen = list(selected)
+        if "" in self.targets and len(chosen) > 1:
+            raise ScaleperfError(
+                f"one bare --target-url was given for {len(chosen)} configurations ({', '.join(chosen)}): the same "
+                f"deployment would be measured {len(chosen)} times under different names; {HOW_TO}"
+            )
+        if "" not in self.targets:
+            missing = [name for name in chosen if name not in self.targets]
+            if missing:
+                raise ScaleperfError(
+                    f"no URL for {', '.join(missing)} (given: {', '.join(sorted(self.targets))}); "
+                    f"add name=URL for each, or select only those with --config"
+                )
+
+    @property
+    def target_url(self) -> str:
+        """The only URL (a single-target provider); kept for callers of the older one-URL provider."""
+        return next(iter(self.targets.values()))
+
+    def url_for(self, config: ScalingConfig) -> str:
+        url = self.targets.get(config.name) or self.targets.get("")
+        if url is None:
+            raise ScaleperfError(f"no URL for configuration {config.name}; {HOW_TO}")
+        return url
 
     def load_scale(self, config: ScalingConfig) -> LoadScale:
         return LoadScale(factor=1.0, reason="url provider: the target is a real deployment")
 
     @contextlib.contextmanager
     def provision(self, config: ScalingConfig) -> Iterator[StaticDeployment]:
-        yield StaticDeployment(base_url=self.target_url, config=config, facts={"config": config.describe()})
+        url = self.url_for(config)
+        facts = {
+            "config_name": config.name,
+            "target": {
+                "url": url,
+                "given_by": self.source,
+                "given_for": config.name if config.name in self.targets else "every selected configuration (one bare URL)",
+                "note": "a deployment made outside scaleperf: its instances, database and balancer are as its owner made "
+                "them; nothing here is claimed about them",
+            },
+        }
+        yield StaticDeployment(base_url=url, config=config, facts=facts)
+
+
+def from_settings(settings, selected: Iterable[str]) -> UrlProvider:
+    """The url provider from the plugin's settings: ``--targets-file`` if given, else ``--target-url``."""
+    file = getattr(settings, "targets_file", None)
+    if file:
+        path = Path(file)
+        if settings.target_url:
+            raise ScaleperfError("give the targets either with --target-url or with --targets-file, not both")
+        return UrlProvider(targets=read_targets_file(path), selected=selected, source=f"{path} [url.targets]")
+    return UrlProvider(settings.target_url, selected=selected)

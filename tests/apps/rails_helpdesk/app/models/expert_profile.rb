@@ -1,0 +1,3 @@
+class ExpertProfile < ApplicationRecord
+  belongs_to :user
+end
