@@ -43,17 +43,20 @@ from scaleperf.load import csv as locust_csv
 from scaleperf.load import recorder as rec_mod
 from scaleperf.load import roundtrip
 from scaleperf.load.progress import Progress
+from scaleperf.load.searching import LiveSearch
 from scaleperf.load.selfcheck import GeneratorMonitor, checks
 from scaleperf.load.series import per_second
 from scaleperf.load.shape import ProfileShape
 from scaleperf.load.workercpu import WorkerCpu, heartbeats_of
 from scaleperf.profiles import LoadProfile
+from scaleperf.search import StepCriteria
 
 log = logging.getLogger(__name__)
 
 PREFLIGHT_TIMEOUT_S = 4.0  # the target must answer GET /health within this (whole check stays under 10 s)
 TICK_S = 1.0  # the engine samples users and CPU once a second
 FLUSH_INTERVAL_S = 10.0  # buffered samples and meta.json are written at least this often
+SEARCH_FLUSH_S = 3.0  # during a saturation search, buffered samples reach its judge at least this often
 END_GRACE_S = 5.0  # a run still going this long after its profile ended is stopped
 WORKER_CONNECT_TIMEOUT_S = 30.0  # local worker processes must connect within this
 EXPECT_WORKERS_TIMEOUT_S = 600.0  # workers on other machines must connect within this
@@ -303,8 +306,9 @@ def _worker_names(recorder: rec_mod.Recorder) -> dict[str, str]:
 class _Sink:
     """Where full sample chunks go: the run directory (when there is one) or memory; times made relative."""
 
-    def __init__(self, writer: results.RunWriter | None, t0: float) -> None:
+    def __init__(self, writer: results.RunWriter | None, t0: float, search: LiveSearch | None = None) -> None:
         self.writer = writer
+        self.search = search  # a saturation search under way watches every chunk
         self.t0 = t0
         self.chunks: list[dict[str, np.ndarray]] = []
         self.failures = 0
@@ -315,6 +319,8 @@ class _Sink:
         chunk["t"] = chunk["t"] - self.t0
         self.failures += int(np.count_nonzero(chunk["error"]))
         self.rows += len(chunk["t"])
+        if self.search is not None:
+            self.search.add(chunk)
         if self.writer is not None:
             self.writer.append_samples(chunk)
         else:
@@ -335,6 +341,7 @@ def run(
     master_bind: str = "127.0.0.1",
     master_port: int | None = None,
     progress: bool = True,
+    step_criteria: StepCriteria | None = None,
 ) -> results.RunResult:
     """Run ``profile`` from ``locustfile`` against ``base_url`` and return what it measured (see the module doc).
 
@@ -350,8 +357,12 @@ def run(
     classes = user_classes(locustfile)
     preflight(base_url)
     round_trip = roundtrip.measure(base_url)
-    phases = profile.phases(scale)
     shape = ProfileShape.of(profile, scale)
+    planned_end_s = profile.phases(scale)[-1].end_s  # a search's longest: it may end sooner
+
+    def phases_now() -> tuple[results.Phase, ...]:
+        return tuple(seg.phase for seg in shape.segments)
+
     writer = _fresh_writer(Path(out_dir)) if out_dir is not None else None
     distributed = workers + expect_workers > 0
 
@@ -378,6 +389,8 @@ def run(
         "rtt_from": "the Locust master; the load came from workers elsewhere" if expect_workers else "the load generator",
     }
     recorder = rec_mod.Recorder()
+    if profile.has_search:
+        shape.search = LiveSearch(profile, shape.segments, scale, step_criteria, recorder.groups)
     monitor = GeneratorMonitor([os.getpid()])
     users_per_s: list[float] = []
     deploy_per_s: list[float] = []
@@ -386,9 +399,9 @@ def run(
     worker_cpu = WorkerCpu()
     local: _LocalWorkers | None = None
     t0 = time.time()
-    sink = _Sink(writer, t0)
+    sink = _Sink(writer, t0, shape.search)
     recorder.sink = sink
-    report = Progress(phases[-1].end_s, enabled=progress)
+    report = Progress(planned_end_s, enabled=progress)
     interrupted: BaseException | None = None
 
     def write_meta(complete: bool) -> None:
@@ -404,7 +417,7 @@ def run(
             worker_cpu_per_s=worker_cpu.per_s if distributed else None,
             worker_names=_worker_names(recorder),
         )
-        writer.write_meta(meta={**run_meta, "complete": complete}, phases=phases, checks=partial_checks, samples=snapshot)
+        writer.write_meta(meta={**run_meta, "complete": complete}, phases=phases_now(), checks=partial_checks, samples=snapshot)
 
     with _restored_event_handlers(), _SignalForwarder() as signals:
         opts = _options(workers + expect_workers)
@@ -453,7 +466,7 @@ def run(
                 runner,
                 recorder,
                 monitor,
-                phases,
+                shape,
                 scale,
                 t0,
                 users_per_s,
@@ -488,6 +501,9 @@ def run(
             log.warning("target telemetry unavailable: %s", exc)
     write_meta(False)  # the tables as they ended, so the chunks on disk read back
     samples = _samples(writer, sink, _samples_header(recorder))
+    phases = phases_now()
+    if shape.search is not None:
+        run_meta["search"] = shape.search.facts()
     seconds = int(np.ceil(max(phases[-1].end_s, samples.t.max() + 1e-9 if len(samples) else 0.0)))
     series = per_second(
         samples,
@@ -583,7 +599,7 @@ def _drive(
     runner: Runner,
     recorder: rec_mod.Recorder,
     monitor: GeneratorMonitor,
-    phases: tuple[results.Phase, ...],
+    shape: ProfileShape,
     scale: float,
     t0: float,
     users_per_s: list[float],
@@ -596,9 +612,9 @@ def _drive(
     write_meta: Any,
     signals: _SignalForwarder,
 ) -> None:
-    """Sample once a second until the profile ends (or the runner stops)."""
-    end = phases[-1].end_s
-    last_flush = time.monotonic()
+    """Sample once a second until the profile ends (or the runner stops); a saturation search chooses its
+    next step here."""
+    last_flush = last_spill = time.monotonic()
     known_dead: set[int] = set()
     missing_seen: set[str] = set()
     while True:
@@ -606,6 +622,13 @@ def _drive(
         gevent.sleep(max(t0 + second + TICK_S - time.time(), 0.0))
         signals.check()
         elapsed = time.time() - t0
+        if shape.search is not None:
+            if time.monotonic() - last_spill >= SEARCH_FLUSH_S or elapsed >= shape.search.current.end_s - TICK_S:
+                recorder.spill()  # the judge sees the step's requests as they come
+                last_spill = time.monotonic()
+            shape.search.advance(elapsed)
+        phases = tuple(seg.phase for seg in shape.segments)
+        end = phases[-1].end_s
         users = int(runner.user_count)
         phase = _phase_at(phases, second)
         users_per_s.append(users)
@@ -638,7 +661,7 @@ def _drive(
             errors=failed_total + recorder.sink.failures if recorder.sink else failed_total,
         )
         stopped = runner.state in (STATE_STOPPED, STATE_STOPPING) and elapsed > 1.0
-        if stopped or elapsed >= end + END_GRACE_S:
+        if stopped or (elapsed >= end + END_GRACE_S and not shape.running):
             return
 
 
