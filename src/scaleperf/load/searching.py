@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 DEFAULT_CRITERIA = StepCriteria()  # without SLOs: the error rate and throughput tracking only
 RECOVER = "recover"  # phase kind of the light stretch after a broken step (no analysis judges it)
 RECOVERY_LOAD = 0.5  # ... at this share of the highest step that held
-MIN_RECOVERY_S = 5.0  # ... for at least this long (else the step's warm-up)
+RECOVERY_SHARE = 0.25  # ... for this share of a step's warm-up (the next step's warm-up covers its new users' logins)
+MIN_RECOVERY_S = 5.0  # ... and at least this long
 
 
 class LiveSearch:
@@ -147,7 +148,7 @@ class LiveSearch:
         users = max(1, round(held * RECOVERY_LOAD))
         n = sum(1 for seg in self.segments if seg.kind == RECOVER) + 1
         rate = max(self.spec.rate * self.scale, 0.05)
-        seconds = max(self.spec.warmup_s, MIN_RECOVERY_S)
+        seconds = max(self.spec.warmup_s * RECOVERY_SHARE, MIN_RECOVERY_S)
         local = local_users(users, self.scale)
         self.segments.append(Segment(RECOVER, f"recovery {n}", at, at + seconds, users, local, rate, seconds))
         return at + seconds
