@@ -26,7 +26,9 @@ Environment variables (read at import, so they work the same under ``locust -f``
 * ``HELPDESK_POLL_INTERVAL`` (5): seconds between two poll cycles of one browser;
 * ``HELPDESK_WEIGHTS`` (e.g. ``IdleUser=10,NewUser=2,ActiveUser=6,ExpertUser=2``): persona weights; 0 disables one;
 * ``HELPDESK_SEED``: seed of the username sequence and of every persona's choices (random when unset);
-* ``HELPDESK_WORKERS``: number of distributed workers, when the master does not tell them (``--expect-workers``).
+* ``HELPDESK_LOAD_WORKERS``: number of Locust worker processes, when the master does not tell them
+  (``--expect-workers``). ``HELPDESK_WORKERS`` names the app's server processes (as in the AWS bundle); read here
+  as before when ``HELPDESK_LOAD_WORKERS`` is unset, with a warning.
 
 Run it with ``locust -f locustfiles/helpdesk.py --host http://127.0.0.1:8000``.
 """
@@ -134,7 +136,24 @@ MAX_USERS = int(_env_number("HELPDESK_MAX_USERS", DEFAULT_MAX_USERS, 1))
 POLL_INTERVAL_S = _env_number("HELPDESK_POLL_INTERVAL", DEFAULT_POLL_INTERVAL_S, 0)
 WEIGHTS = {name: p.weight for name, p in PERSONAS.items()} | parse_weights(os.environ.get("HELPDESK_WEIGHTS", ""), PERSONAS)
 SEED = _optional_int("HELPDESK_SEED")
-WORKERS = _optional_int("HELPDESK_WORKERS")
+
+
+def _load_workers() -> int | None:
+    """Locust worker processes in the run. ``HELPDESK_WORKERS`` names the app's server processes; a load generator
+    that still sets it for its workers is understood, and told the new name."""
+    count = _optional_int("HELPDESK_LOAD_WORKERS")
+    legacy = _optional_int("HELPDESK_WORKERS")
+    if count is None and legacy is not None:
+        log.warning(
+            "HELPDESK_WORKERS=%d read as the number of Locust worker processes, as before; HELPDESK_WORKERS names the "
+            "app's server processes: set HELPDESK_LOAD_WORKERS for Locust workers",
+            legacy,
+        )
+        return legacy
+    return count
+
+
+LOAD_WORKERS = _load_workers()
 
 
 # ------------------------------------------------------------------------------------ usernames and users
@@ -150,7 +169,7 @@ class UserNameGenerator:
         self, max_users: int = DEFAULT_MAX_USERS, seed: int | None = None, *, slice_index: int = 0, slice_count: int = 1
     ) -> None:
         if not 0 <= slice_index < slice_count:
-            raise SettingsError(f"slice {slice_index} of {slice_count} does not exist; check HELPDESK_WORKERS")
+            raise SettingsError(f"slice {slice_index} of {slice_count} does not exist; check HELPDESK_LOAD_WORKERS")
         self.max_users = max_users
         self.seed = random.randrange(max_users) if seed is None else seed
         coprime = [p for p in PRIMES if max_users % p] or [1]
@@ -222,11 +241,11 @@ def worker_slice(environment: Any) -> tuple[int, int]:
     if not isinstance(runner, WorkerRunner):
         return 0, 1
     options = getattr(environment, "parsed_options", None)
-    count = WORKERS or getattr(options, "expect_workers", 0) or 1
+    count = LOAD_WORKERS or getattr(options, "expect_workers", 0) or 1
     index = max(runner.worker_index, 0)
     if index >= count:
         log.warning(
-            "worker %d of %d: set HELPDESK_WORKERS (or --expect-workers) to the number of workers, "
+            "worker %d of %d: set HELPDESK_LOAD_WORKERS (or --expect-workers) to the number of workers, "
             "or workers may sign in as the same users",
             index,
             count,

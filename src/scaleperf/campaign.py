@@ -100,15 +100,23 @@ class Campaign:
 
     # -- deployments ---------------------------------------------------------------------------
     def deployment_for(self, config: ScalingConfig) -> Deployment:
-        """The running deployment of ``config``; the one open before it is torn down first."""
+        """The running deployment of ``config``; the one open before it is torn down first.
+
+        A configuration that failed before is not provisioned again: its failure is raised at once.
+        """
         if self._open and self._open[0] == config.name:
             return self._open[1]
+        self._raise_if_failed(config)
         self.close_deployment()
         self.say(f"provisioning {config.name} on {self.provider.name} ...")
         started = time.monotonic()
         stack = contextlib.ExitStack()
         try:
             deployment = stack.enter_context(self.provider.provision(config))
+        except Exception as exc:
+            stack.close()
+            self._fail(config, f"{config.name}: provisioning failed", exc)
+            raise ScaleperfError(self._failures[config.name].message) from exc
         except BaseException:
             stack.close()
             raise
@@ -133,9 +141,22 @@ class Campaign:
         if config.name not in self._results and config.name not in self._failures:
             group = self.configs if self.settings.interleave else [config]
             self._run([c for c in group if c.name not in self._results and c.name not in self._failures])
+        self._raise_if_failed(config)
+        return self._results[config.name]
+
+    def _raise_if_failed(self, config: ScalingConfig) -> None:
         if config.name in self._failures:
             raise ScaleperfError(self._failures[config.name].message)
-        return self._results[config.name]
+
+    def _fail(self, config: ScalingConfig, tag: str, exc: Exception) -> None:
+        """Record ``config``'s failure once (any exception, not only a user's mistake); later tests read it."""
+        if config.name in self._failures:
+            return
+        text = str(exc) if isinstance(exc, ScaleperfError) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(exc, ScaleperfError):
+            log.error("%s failed", tag, exc_info=exc)  # not a user's mistake: keep the traceback in the log
+        self._failures[config.name] = RunFailure(config.name, f"{tag}: {text}")
+        self.say(f"FAILED {tag}: {text}")
 
     def _run(self, configs: list[ScalingConfig]) -> None:
         from scaleperf import load  # the only module that imports locust; loaded when load is first needed
@@ -180,9 +201,8 @@ class Campaign:
                             progress=self.settings.progress,
                             step_criteria=criteria,
                         )
-                except ScaleperfError as exc:
-                    self._failures[config.name] = RunFailure(config.name, f"{tag}: {exc}")
-                    self.say(f"FAILED {tag}: {exc}")
+                except Exception as exc:  # anything, on AWS an hour and money per try: this configuration is done
+                    self._fail(config, tag, exc)
                     self.close_deployment()
                     continue
                 self._results.setdefault(config.name, []).append(result)

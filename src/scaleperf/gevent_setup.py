@@ -1,7 +1,12 @@
-"""gevent monkey-patching, arranged once per process according to its role.
+"""gevent monkey-patching, arranged once per process according to its role, and only when asked for.
+
+Patching changes the whole process (sockets, ssl, threads), so the plugin patches only a session that selects
+perf tests (:mod:`scaleperf.selection`), or a project that asks for it in its ini file with
+``scaleperf_gevent = always`` (one whose unmarked tests also run Locust in-process, as scaleperf's own do).
+Any other session, another project's tests for one, runs as if scaleperf were not installed.
 
 Locust needs gevent's cooperative sockets; pytest-xdist needs real threads for its execnet channel.
-So (see docs/architecture.md, "gevent"):
+So, where it patches (see docs/load-engine.md, "gevent"):
 
 * plain pytest (no xdist workers):  ``patch_all()`` before anything imports ssl, urllib3 or boto3;
 * xdist worker (``PYTEST_XDIST_WORKER`` is set): ``patch_all(thread=False)``, and Locust is told not
@@ -21,7 +26,19 @@ ROLE_PLAIN = "plain"
 ROLE_XDIST_WORKER = "xdist-worker"
 ROLE_XDIST_CONTROLLER = "xdist-controller"
 
+WHEN_PERF = "perf"  # the default: only sessions that select perf tests
+WHEN_ALWAYS = "always"  # every session of the project (its unit tests run Locust in-process)
+WHEN_HELP = "when gevent patches the process: perf (only sessions that select perf tests) | always"
+
 _applied: str | None = None
+
+
+def wanted(when: str | None, perf_selected: bool) -> bool:
+    """Whether to patch, given the ini's ``scaleperf_gevent`` and whether the session selects perf tests."""
+    when = (when or WHEN_PERF).strip().lower()
+    if when not in (WHEN_PERF, WHEN_ALWAYS):
+        raise ValueError(f"scaleperf_gevent = {when!r}: use {WHEN_PERF} or {WHEN_ALWAYS}")
+    return perf_selected or when == WHEN_ALWAYS
 
 
 def role(numprocesses: object) -> str:

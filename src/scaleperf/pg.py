@@ -154,10 +154,10 @@ def _wheel_version() -> str:
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A TCP port on 127.0.0.1 that nothing listens on, reserved so parallel provisioning never shares it."""
+    from scaleperf import ports
+
+    return ports.reserve()
 
 
 def port_in_use(port: int) -> bool:

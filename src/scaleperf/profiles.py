@@ -154,57 +154,96 @@ class Segment:
 
 
 # ------------------------------------------------------------------------------------------- reading
-def _spec(profile: str, index: int, raw: dict, source: Path) -> PhaseSpec:
-    where = f"{source}: profile {profile!r}, phase {index + 1}"
-    kind = raw.get("kind")
-    if kind not in KINDS:
-        raise ScaleperfError(f"{where}: kind {kind!r} is not one of {', '.join(KINDS)}")
+WHOLE_KEYS = ("users", "start", "step", "max_users")  # whole numbers of users
+NUMBER_KEYS = ("rate", "duration_s", "warmup_s", "factor", "step_s")  # any number
+PROFILE_KEYS = ("description", "phases")
+
+_in_use: Path | None = None  # the profiles file this process was told to use (--profiles); None: DEFAULT_PATH
+
+
+def use(path: Path | str | None) -> None:
+    """Make ``path`` the profiles file every later lookup without an explicit path reads (None: the shipped one)."""
+    global _in_use
+    _in_use = Path(path) if path is not None else None
+
+
+def in_use() -> Path:
+    """The profiles file lookups read: the one given to :func:`use`, else ``fixtures/profiles.toml``."""
+    return _in_use if _in_use is not None else DEFAULT_PATH
+
+
+def _checked(where: str, key: str, value: object) -> object:
+    """``value`` of phase ``key``, or a message naming the file and the key."""
+    if key == "kind":
+        if value not in KINDS:
+            raise ScaleperfError(f"{where}.kind: {value!r} is not one of {', '.join(KINDS)}")
+        return value
+    if key == "users" and value is None:
+        return None
+    whole = key in WHOLE_KEYS
+    if isinstance(value, bool) or not isinstance(value, int | float) or (whole and not float(value).is_integer()):
+        raise ScaleperfError(f"{where}.{key}: {value!r} is not {'a whole number' if whole else 'a number'}")
+    if not math.isfinite(value) or value < 0:
+        raise ScaleperfError(f"{where}.{key}: {value!r} must be finite and not negative")
+    return int(value) if whole else float(value)
+
+
+def _spec(profile: str, index: int, raw: object, source: Path) -> PhaseSpec:
+    where = f"{source}: profiles.{profile}.phases[{index + 1}]"
+    if not isinstance(raw, dict):
+        raise ScaleperfError(f"{where}: a phase is a table ([[profiles.{profile}.phases]]), not {raw!r}")
+    if "kind" not in raw:
+        raise ScaleperfError(f"{where}.kind: missing; say which kind of phase it is ({', '.join(KINDS)})")
     unknown = set(raw) - set(PhaseSpec.__dataclass_fields__)
     if unknown:
         raise ScaleperfError(f"{where}: unknown keys {sorted(unknown)}; allowed: {sorted(PhaseSpec.__dataclass_fields__)}")
-    try:
-        spec = PhaseSpec(**raw)
-        numbers = [float(v) for k, v in raw.items() if k != "kind" and v is not None]
-    except (TypeError, ValueError) as exc:
-        raise ScaleperfError(f"{where}: {exc}") from None
-    if any(not math.isfinite(v) or v < 0 for v in numbers):
-        raise ScaleperfError(f"{where}: numbers must be finite and not negative")
+    spec = PhaseSpec(**{key: _checked(where, key, value) for key, value in raw.items()})  # type: ignore[arg-type]
+    kind = spec.kind
     if spec.rate <= 0:
-        raise ScaleperfError(f"{where}: rate must be above 0 users per second")
+        raise ScaleperfError(f"{where}.rate: must be above 0 users per second")
     if kind == "ramp" and not spec.users:
-        raise ScaleperfError(f"{where}: a ramp needs users (the users to reach)")
+        raise ScaleperfError(f"{where}.users: a ramp needs users (the users to reach)")
     if kind == "plateau" and spec.duration_s <= 0:
-        raise ScaleperfError(f"{where}: a plateau needs duration_s above 0")
+        raise ScaleperfError(f"{where}.duration_s: a plateau needs duration_s above 0")
     if kind in ("steps", SEARCH) and not (spec.step_s > 0 and spec.max_users >= spec.start > 0):
         raise ScaleperfError(f"{where}: {kind} needs start > 0, step_s > 0 and max_users >= start")
     if kind == "steps" and (spec.step > 0) == (spec.factor > 0):
         raise ScaleperfError(f"{where}: steps need either step (users added per step) or factor (above 1), not both")
     if kind in ("steps", SEARCH) and spec.factor and spec.factor <= 1:
-        raise ScaleperfError(f"{where}: factor must be above 1 (each step larger than the last)")
+        raise ScaleperfError(f"{where}.factor: factor must be above 1 (each step larger than the last)")
     if kind == SEARCH and not (spec.factor > 1 and 0 < spec.precision < 1 and spec.max_steps >= 2 and spec.step == 0):
         raise ScaleperfError(
             f"{where}: a search needs factor (above 1: how fast it grows), precision (between 0 and 1: how close the "
             "bracket must get, 0.1 for 10 %) and max_steps (2 or more), and no step"
         )
     if kind == SEARCH and spec.warmup_s >= spec.step_s:
-        raise ScaleperfError(f"{where}: warmup_s must be shorter than step_s, or no part of a step is judged")
+        raise ScaleperfError(f"{where}.warmup_s: must be shorter than step_s, or no part of a step is judged")
     return spec
 
 
 def profile_from_dict(name: str, raw: dict, source: Path | str = "<profile>") -> LoadProfile:
     """A profile from its TOML table (``description``, ``phases = [...]``)."""
     source = Path(source)
+    where = f"{source}: profiles.{name}"
+    if not isinstance(raw, dict):
+        raise ScaleperfError(f"{where}: a profile is a table ([profiles.{name}]), not {raw!r}")
+    unknown = set(raw) - set(PROFILE_KEYS)
+    if unknown:
+        raise ScaleperfError(f"{where}: unknown keys {sorted(unknown)}; a profile has {' and '.join(PROFILE_KEYS)}")
+    if not isinstance(raw.get("description", ""), str):
+        raise ScaleperfError(f"{where}.description: {raw['description']!r} is not text")
     phases = raw.get("phases")
     if not isinstance(phases, list) or not phases:
-        raise ScaleperfError(f"{source}: profile {name!r} has no phases; add [[profiles.{name}.phases]] tables")
-    specs = tuple(_spec(name, i, dict(p), source) for i, p in enumerate(phases))
+        raise ScaleperfError(f"{where}.phases: the profile has no phases; add [[profiles.{name}.phases]] tables")
+    specs = tuple(_spec(name, i, p, source) for i, p in enumerate(phases))
     if any(s.kind == SEARCH for s in specs[:-1]):
-        raise ScaleperfError(f"{source}: profile {name!r}: a search must be the last phase (it decides when the run ends)")
+        raise ScaleperfError(f"{where}.phases: a search must be the last phase (it decides when the run ends)")
     return LoadProfile(name=name, phases_spec=specs, description=str(raw.get("description", "")))
 
 
 def load_profiles(path: Path | None = None) -> dict[str, LoadProfile]:
-    source = Path(path) if path is not None else DEFAULT_PATH
+    """Every profile of ``path`` (default: :func:`in_use`)."""
+    source = Path(path) if path is not None else in_use()
     try:
         doc = tomllib.loads(source.read_text())
     except FileNotFoundError:
@@ -218,8 +257,11 @@ def load_profiles(path: Path | None = None) -> dict[str, LoadProfile]:
 
 
 def load_profile(name: str, path: Path | None = None) -> LoadProfile:
-    """The profile ``name`` (smoke, standard, full, or one of your own) from ``fixtures/profiles.toml``."""
-    profiles = load_profiles(path)
+    """The profile ``name`` (smoke, standard, full, or one of your own) from the profiles file (:func:`in_use`)."""
+    source = Path(path) if path is not None else in_use()
+    profiles = load_profiles(source)
     if name not in profiles:
-        raise ScaleperfError(f"no load profile {name!r}; choose one of {', '.join(profiles)} (or add it to the profiles file)")
+        raise ScaleperfError(
+            f"no load profile {name!r} in {source}; choose one of {', '.join(profiles)} (or add [profiles.{name}] to it)"
+        )
     return profiles[name]

@@ -2,15 +2,16 @@
 
 ``pytest -m perf --config=horizontal2`` provisions the configuration through the chosen provider,
 runs the load profile once per replicate, and hands the results to the tests in ``tests/perf/``.
-Everything heavy (locust, boto3, matplotlib) is imported lazily, inside fixtures.
+Everything heavy (locust, boto3, matplotlib) is imported lazily, inside fixtures. Installed, the plugin loads in
+every pytest session of its environment; only one that selects perf tests (:mod:`scaleperf.selection`) is
+patched with gevent, handles SIGTERM, gets a run id and the HTML hooks (:mod:`scaleperf.plugin_html`).
 """
 
 from __future__ import annotations
 
 import contextlib
-import itertools
+import dataclasses
 import os
-import re
 import signal
 import sys
 from dataclasses import dataclass
@@ -19,20 +20,29 @@ from pathlib import Path
 import pytest
 
 from scaleperf import gevent_setup
+from scaleperf.plugin_html import PerfExtras, claim_report_path  # noqa: F401  (tests and reports import them from here)
+from scaleperf.selection import selects_perf
 
 PROVIDERS = ("local", "aws", "url")
-PROFILES = ("smoke", "standard", "full")
-REPORT_NAME = "report.html"  # the first session's pytest-html report in the run's directory
 SETTINGS_KEY = pytest.StashKey["PerfSettings"]()
 CAMPAIGN_KEY = pytest.StashKey["object"]()
+PERF_KEY = pytest.StashKey[bool]()  # whether the session selects perf tests (scaleperf.selection)
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     # Runs after the command line is parsed and before any conftest (or test module) is imported,
-    # which is the last moment gevent can patch ssl and sockets safely.
-    numprocesses = getattr(early_config.known_args_namespace, "numprocesses", None)
-    gevent_setup.apply(gevent_setup.role(numprocesses))
+    # which is the last moment gevent can patch ssl and sockets safely. Only a session that selects perf
+    # tests is patched (or one whose ini asks: scaleperf_gevent = always); any other runs as if scaleperf were absent.
+    ns = early_config.known_args_namespace
+    perf = selects_perf(getattr(ns, "markexpr", ""), getattr(ns, "file_or_dir", None) or [], early_config.invocation_params.dir)
+    early_config.stash[PERF_KEY] = perf
+    try:
+        patch = gevent_setup.wanted(early_config.getini("scaleperf_gevent"), perf)
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    if patch:
+        gevent_setup.apply(gevent_setup.role(getattr(ns, "numprocesses", None)))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -50,13 +60,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     add("--provider", "scaleperf_provider", "where deployments come from: local | aws | url", default="local", choices=PROVIDERS)
     add("--target-url", "scaleperf_target_url", "base URL of an existing deployment (with --provider url)")
-    add("--profile", "scaleperf_profile", _profile_help(), default="smoke", choices=PROFILES)
+    add("--profile", "scaleperf_profile", _profile_help(), default="smoke")
+    add("--profiles", "scaleperf_profiles", "a profiles file of your own (TOML, as fixtures/profiles.toml) --profile reads")
     add("--replicates", "scaleperf_replicates", "runs per configuration, interleaved across configurations", default="1")
     add("--results-dir", "scaleperf_results_dir", "where runs and reports are written", default="results")
     add("--locustfile", "scaleperf_locustfile", "the locustfile every run uses", default="locustfiles/helpdesk.py")
     add("--keep-deployment", "scaleperf_keep_deployment", "leave deployments running after the session", action="store_true")
     add("--loadgen", "scaleperf_loadgen", "extra load generators: local:N (worker processes), ec2:N[:TYPE], hosts:a,b")
     add("--max-cost", "scaleperf_max_cost", "refuse an AWS plan whose estimated cost (USD) is above this")
+    parser.addini("scaleperf_gevent", gevent_setup.WHEN_HELP, default=gevent_setup.WHEN_PERF)
 
 
 def _duration(seconds: float) -> str:
@@ -64,16 +76,17 @@ def _duration(seconds: float) -> str:
 
 
 def _profile_help() -> str:
-    """The --profile help, each profile's length taken from the profiles file (it does not import Locust)."""
+    """The --profile help, each shipped profile's length taken from the profiles file (it does not import Locust)."""
     from scaleperf.errors import ScaleperfError
     from scaleperf.profiles import load_profiles
 
+    mine = "; or any profile of the --profiles file"
     try:
         found = load_profiles()
-        sizes = [f"{name} ({_duration(found[name].duration_s)})" if name in found else name for name in PROFILES]
     except ScaleperfError:
-        return "load profile, as fixtures/profiles.toml defines it: " + " | ".join(PROFILES)
-    return "load profile, its length per configuration and replicate: " + " | ".join(sizes)
+        return "load profile, as fixtures/profiles.toml defines it" + mine
+    sizes = [f"{name} ({_duration(profile.duration_s)})" for name, profile in found.items()]
+    return "load profile, its length per configuration and replicate: " + " | ".join(sizes) + mine
 
 
 @dataclass(frozen=True)
@@ -100,7 +113,6 @@ def _value(config: pytest.Config, name: str):
 
 
 def _settings(config: pytest.Config) -> PerfSettings:
-    from scaleperf.campaign import new_run_id
     from scaleperf.configs import parse_names
     from scaleperf.errors import ScaleperfError
 
@@ -117,8 +129,6 @@ def _settings(config: pytest.Config) -> PerfSettings:
         raise ScaleperfError("--replicates must be at least 1")
     results_dir = Path(_value(config, "scaleperf_results_dir"))
     locustfile = Path(_value(config, "scaleperf_locustfile"))
-    run_id = new_run_id()
-    os.environ["SCALEPERF_RUN_ID"] = run_id  # xdist workers inherit it, so they write into one run
     return PerfSettings(
         configs=tuple(names),
         provider=_value(config, "scaleperf_provider"),
@@ -130,14 +140,15 @@ def _settings(config: pytest.Config) -> PerfSettings:
         keep_deployment=bool(_value(config, "scaleperf_keep_deployment")),
         loadgen=_value(config, "scaleperf_loadgen") or None,
         max_cost=max_cost,
-        run_id=run_id,
+        run_id="",  # a perf session's own, set in pytest_configure
         rootdir=root,
     )
 
 
 def _perf_selected(config: pytest.Config) -> bool:
-    expr = config.getoption("markexpr", "") or ""
-    return "perf" in expr and "not perf" not in expr
+    if PERF_KEY not in config.stash:  # the plugin was registered after the command line was parsed
+        config.stash[PERF_KEY] = selects_perf(config.option.markexpr, config.args, config.invocation_params.dir)
+    return config.stash[PERF_KEY]
 
 
 def _raise_keyboard_interrupt(signum, frame):  # SIGTERM ends a run like Ctrl-C: teardown runs, results stay
@@ -146,6 +157,8 @@ def _raise_keyboard_interrupt(signum, frame):  # SIGTERM ends a run like Ctrl-C:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    from scaleperf import plugin_html
+    from scaleperf.campaign import new_run_id
     from scaleperf.errors import ScaleperfError
 
     try:
@@ -153,10 +166,16 @@ def pytest_configure(config: pytest.Config) -> None:
     except ScaleperfError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SETTINGS_KEY] = settings
-    if _perf_selected(config):
-        _selected_configs(config)  # an unknown --config is a usage error before collection starts
+    if not _perf_selected(config):
+        return  # not a perf session: no run id, no signal handler, no report columns
+    run_id = new_run_id()
+    os.environ["SCALEPERF_RUN_ID"] = run_id  # xdist workers inherit it, so they write into one run
+    config.stash[SETTINGS_KEY] = settings = dataclasses.replace(settings, run_id=run_id)
+    _use_profiles(config, settings)  # an unknown --profile or a malformed profiles file is a usage error too
+    config.pluginmanager.register(plugin_html, plugin_html.PLUGIN_NAME)
+    _selected_configs(config)  # an unknown --config is a usage error before collection starts
     # Perf runs write one self-contained HTML report by default (pytest-html reads these in its own configure).
-    wants_default_report = _perf_selected(config) and not hasattr(config, "workerinput") and not config.option.collectonly
+    wants_default_report = not hasattr(config, "workerinput") and not config.option.collectonly
     if wants_default_report and getattr(config.option, "htmlpath", None) is None and config.pluginmanager.hasplugin("html"):
         config.option.htmlpath = str(claim_report_path(settings.results_dir / settings.run_id, settings.configs))
         config.option.self_contained_html = True
@@ -164,24 +183,18 @@ def pytest_configure(config: pytest.Config) -> None:
         signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
 
 
-def claim_report_path(run_dir: Path, configs: tuple[str, ...]) -> Path:
-    """A pytest-html file name in ``run_dir`` that no other session of the run has: ``report.html`` for the
-    first, ``report-<configs>.html`` for a later one (sessions sharing ``SCALEPERF_RUN_ID``, e.g. one tox
-    environment per configuration), ``report-<configs>-2.html`` and on after that.
+def _use_profiles(config: pytest.Config, settings: PerfSettings) -> None:
+    from scaleperf import profiles
+    from scaleperf.errors import ScaleperfError
 
-    The name is claimed by creating the file (empty until pytest-html writes it at the end of the session),
-    so sessions starting together never share one.
-    """
-    run_dir.mkdir(parents=True, exist_ok=True)
-    stem = "report-" + (re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(configs)) or "all")
-    names = itertools.chain((REPORT_NAME, f"{stem}.html"), (f"{stem}-{n}.html" for n in itertools.count(2)))
-    while True:
-        path = run_dir / next(names)
-        try:
-            with open(path, "x"):
-                return path
-        except FileExistsError:
-            continue
+    given = _value(config, "scaleperf_profiles")
+    if given:
+        path = Path(given)
+        profiles.use(path if path.is_absolute() else settings.rootdir / path)
+    try:
+        profiles.load_profile(settings.profile)
+    except ScaleperfError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -318,8 +331,13 @@ def campaign(pytestconfig: pytest.Config, perf_settings: PerfSettings, perf_prov
 
 @pytest.fixture(scope="session")
 def deployment(campaign, scaling_config):
-    """The running deployment of the configuration under test."""
-    return campaign.deployment_for(scaling_config)
+    """The running deployment of the configuration under test; one that failed is not provisioned again."""
+    from scaleperf.errors import ScaleperfError
+
+    try:
+        return campaign.deployment_for(scaling_config)
+    except ScaleperfError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -331,89 +349,3 @@ def run_results(campaign, scaling_config):
         return campaign.results(scaling_config)
     except ScaleperfError as exc:
         pytest.fail(str(exc), pytrace=False)
-
-
-# ------------------------------------------------------------------------------- html summary
-@pytest.hookimpl(optionalhook=True)
-def pytest_html_results_table_header(cells: list[str]) -> None:
-    cells.insert(2, "<th>Configuration</th>")
-    cells.insert(3, "<th>p95 (ms)</th>")
-    cells.insert(4, "<th>Error rate</th>")
-    cells.insert(5, "<th>Verdict</th>")
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_html_results_table_row(report, cells: list[str]) -> None:
-    from scaleperf.report.redact import scrub_text
-
-    props = dict(getattr(report, "user_properties", []))
-    p95 = props.get("p95_ms")
-    err = props.get("error_rate")
-    cells.insert(2, f"<td>{props.get('config', '')}</td>")
-    cells.insert(3, f"<td>{'' if p95 is None else f'{p95:.1f}'}</td>")
-    cells.insert(4, f"<td>{'' if err is None else f'{err:.2%}'}</td>")
-    cells.insert(5, f"<td>{props.get('verdict', '')}</td>")
-    cells[:] = [scrub_text(cell) for cell in cells]
-
-
-@pytest.hookimpl(optionalhook=True)
-def pytest_html_results_table_html(report, data: list[str]) -> None:
-    """A test's failure text and captured output, as the HTML report shows them, with secrets masked."""
-    import html
-
-    from scaleperf.report.redact import scrub_text
-
-    data[:] = [html.escape(scrub_text(html.unescape(text))) for text in data]
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Mask secrets in the environment table of the HTML report (pytest-html reads it after this)."""
-    try:
-        from pytest_metadata.plugin import metadata_key
-    except ImportError:
-        return
-    metadata = session.config.stash.get(metadata_key, None)
-    if metadata:
-        from scaleperf.report.redact import scrub
-
-        metadata.update(scrub(dict(metadata)))  # type: ignore[arg-type]
-
-
-# ------------------------------------------------------------------------------- html extras
-class PerfExtras:
-    """Attaches a perf test's plots and tables to its row of the pytest-html report."""
-
-    def __init__(self, extras: list, slos: list | None = None) -> None:
-        self._extras = extras
-        self._slos = slos
-
-    def run(self, result) -> None:
-        from scaleperf.report import extras as report_extras
-
-        self._extras.extend(report_extras.extras_for_run(result, self._slos))
-
-    def verdict(self, verdict) -> None:
-        """A one-line verdict (outcome and reason) in the row."""
-        import html
-
-        from scaleperf.report import extras as report_extras
-
-        line = f"<p><b>{html.escape(verdict.outcome)}</b>: {html.escape(verdict.reason)}</p>"
-        self._extras.append(report_extras.html(line))  # secrets masked there
-
-    def saturation(self, verdict, result) -> None:
-        from scaleperf.report import extras as report_extras
-
-        self._extras.extend(report_extras.extras_for_saturation(verdict, result))
-
-    def comparison(self, verdict, results_by_config) -> None:
-        from scaleperf.report import extras as report_extras
-
-        self._extras.extend(report_extras.extras_for_comparison(verdict, results_by_config))
-
-
-@pytest.fixture
-def perf_extras(extras) -> PerfExtras:
-    """Plots and tables for this test's row in the HTML report (``extras`` is pytest-html's fixture)."""
-    return PerfExtras(extras)

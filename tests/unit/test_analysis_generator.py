@@ -94,7 +94,30 @@ def test_a_lost_worker_without_a_time_counts_for_the_whole_run():
     assert "load worker w9 was lost" in why and "over the whole run" in why
 
 
-def test_task_lag_and_locust_warnings_count_for_the_whole_run_and_say_so():
+def test_task_lag_on_the_last_seconds_leaves_the_earlier_windows_sound():
+    at = np.repeat(np.arange(SECONDS, dtype=np.float64), 10) + 0.5  # 10 paced waits a second
+    lag = np.where(at >= 170, 400.0, 2.0)  # the generator fell behind on the last load step only
+    checks = engine_checks(lag_ms=lag, paced_waits=len(lag), lag_at_s=at)
+    assert checks["saturated"] and checks["lag_p99_ms"] > 100  # the run as a whole is flagged ...
+    r = run(checks)
+    assert generator.problems(r, 15, 160) == []  # ... the plateau before it is not
+    [why] = generator.problems(r, 160, 200)
+    assert why == (
+        "paced users started up to 400 ms late over 160-200 s: 300 of 400 waits later than 100 ms (lag p99 > 100 ms): "
+        "the schedule slipped"
+    )
+    assert generator.problems(r, 0, 171) == []  # 10 late waits of 1710: under the 1 % a p99 allows
+
+
+def test_a_locust_cpu_warning_counts_against_the_seconds_it_measured():
+    r = run(engine_checks(cpu_warnings=1, cpu_warnings_at_s=[185.0]))
+    assert generator.problems(r, 15, 160) == []
+    assert generator.problems(r, 160, 175) == []  # it measured 175-185 s
+    [why] = generator.problems(r, 170, 200)
+    assert why == "Locust warned 1 time(s) that its CPU was above 90% (at 185 s), over 170-200 s"
+
+
+def test_task_lag_and_locust_warnings_without_times_count_for_the_whole_run_and_say_so():
     r = run(engine_checks(lag_ms=np.full(100, 500.0), cpu_warnings=2))
     warned, lag = sorted(generator.problems(r, 0, 10))
     assert lag.startswith("paced users started 500 ms late") and "over the whole run: task lag is recorded without times" in lag

@@ -68,7 +68,10 @@ def test_create_environment_sends_the_documented_option_settings(eb):
     )
     assert state.status == "Launching" and state.arn == ARN
     got = {(o["Namespace"], o["OptionName"]): o["Value"] for o in options}
-    assert got[("aws:autoscaling:launchconfiguration", "InstanceType")] == "m7g.medium"
+    assert got[("aws:ec2:instances", "InstanceTypes")] == "m7g.medium"
+    assert ("aws:autoscaling:launchconfiguration", "InstanceType") not in got  # obsolete
+    assert got[("aws:autoscaling:launchconfiguration", "DisableIMDSv1")] == "true"  # a launch template ...
+    assert got[("aws:autoscaling:launchconfiguration", "RootVolumeType")] == "gp3"  # ... never a launch configuration
     assert got[("aws:elasticbeanstalk:environment", "EnvironmentType")] == "LoadBalanced"
     assert got[("aws:elasticbeanstalk:environment", "LoadBalancerType")] == "application"
     assert got[("aws:autoscaling:asg", "MinSize")] == got[("aws:autoscaling:asg", "MaxSize")] == "4"
@@ -103,7 +106,7 @@ def test_application_version_and_application_calls(eb):
 def test_update_and_terminate_calls(eb):
     client, stub = eb
     new = load_configs()["horizontal2"]
-    options = envs.fleet_options(new, was_load_balanced=True)
+    options = envs.fleet_options(new)
     stub.add_response("update_environment", env("Updating"), {"EnvironmentName": "env-1", "OptionSettings": options})
     stub.add_response("terminate_environment", env("Terminating"), {"EnvironmentName": "env-1", "TerminateResources": True})
     assert client.update_environment(name="env-1", options=options).status == "Updating"

@@ -21,7 +21,8 @@ def test_rails_folder_is_bundled_with_a_leader_only_seed(tmp_path):
     assert {"Gemfile", "config.ru", "config/database.yml", ".ebextensions/scaleperf.config"} <= names
     assert "log/production.log" not in names
     ext = zipfile.ZipFile(b.path).read(".ebextensions/scaleperf.config").decode()
-    assert "leader_only: true" in ext and "rails db:seed" in ext and "SCALEPERF_SEED" in ext
+    script = zipfile.ZipFile(b.path).read(bundle.SEED_SCRIPT).decode()
+    assert '"leader_only": true' in ext and "rails db:seed" in script and "SCALEPERF_SEED" in script
 
 
 def test_same_app_gives_the_same_version_label(tmp_path):
@@ -64,6 +65,6 @@ def test_reference_backend_bundle_has_procfile_pinned_requirements_and_users(tmp
     proc = zf.read("Procfile").decode()
     assert proc.startswith("web: python -m helpdesk serve --database-url") and f"--port {bundle.APP_PORT}" in proc
     assert f"starlette=={metadata.version('starlette')}" in zf.read("requirements.txt").decode().splitlines()
-    assert "python -m helpdesk seed" in zf.read(".ebextensions/scaleperf.config").decode()
+    assert "python -m helpdesk seed" in zf.read(bundle.SEED_SCRIPT).decode()
     with pytest.raises(ScaleperfError, match="reference backend is incomplete"):
         bundle.reference(tmp_path / "out", tmp_path / "empty")

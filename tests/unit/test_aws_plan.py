@@ -24,7 +24,9 @@ def test_hourly_price_adds_app_instances_database_and_load_balancer():
     p = plans.plan_config(h2, cat, engine="postgres", hours=2.0)
     expected = 4 * cat.ec2["m7g.medium"].hourly_usd + cat.rds["db.m5.xlarge"].hourly_usd_postgres
     expected += cat.alb_hourly_usd + cat.alb_lcu_hourly_usd
+    expected += (4 + 2) * plans.PUBLIC_IPV4_HOURLY_USD  # one address per instance, two for the load balancer
     assert p.hourly_usd == pytest.approx(expected)
+    assert any("6 public IPv4 address(es)" in c for c in p.creates)
     assert p.cost_usd == pytest.approx(2 * expected)
     assert any("4 x m7g.medium" in c and "application load balancer" in c for c in p.creates)
     mysql = plans.plan_config(h2, cat, engine="mysql", hours=1.0)
@@ -37,7 +39,8 @@ def test_single_instance_has_no_load_balancer_charge():
     cat = load_catalogue()
     single = load_configs(catalogue=cat)["single"]
     p = plans.plan_config(single, cat, engine="mysql", hours=1.0)
-    assert p.hourly_usd == pytest.approx(cat.ec2["m7g.medium"].hourly_usd + cat.rds["db.m5.large"].hourly_usd)
+    ipv4 = plans.PUBLIC_IPV4_HOURLY_USD  # the single instance's Elastic IP
+    assert p.hourly_usd == pytest.approx(cat.ec2["m7g.medium"].hourly_usd + cat.rds["db.m5.large"].hourly_usd + ipv4)
     assert any("single instance" in c for c in p.creates)
 
 
@@ -52,16 +55,24 @@ def test_run_time_counts_creation_moves_data_resets_and_cloudwatch_waits():
     assert p.configs[0].hours == pytest.approx((plans.CREATE_MINUTES + run + 2 * (move + reset + run) + end) / 60)
     # vertical and horizontal1 change the fleet: an update, then a data reset, before each of their three runs.
     assert p.configs[1].hours == pytest.approx((3 * (move + reset + run) + end) / 60)
-    assert p.configs[2].hours == pytest.approx(p.configs[1].hours)
+    # horizontal1 is the first load-balanced configuration: its own environment is created (the shape is chosen at
+    # creation), and it keeps horizontal2's fleet in later replicates: no update.
+    assert p.configs[2].hours == pytest.approx((plans.CREATE_MINUTES + 3 * (reset + run) + end) / 60)
     # horizontal2 has horizontal1's fleet: its bigger database class comes with the restore, no update.
     assert p.configs[3].hours == pytest.approx((3 * (reset + run) + end) / 60)
-    assert p.total_usd == pytest.approx(sum(c.hourly_usd * c.hours for c in p.configs))
-    assert p.peak_hourly_usd == pytest.approx(max(c.hourly_usd for c in p.configs))
+    second = sum(s.resets for s in plans.steps(configs, replicates=3, parallel=False))
+    assert sum(c.extra_usd for c in p.configs) > 0 and any("second database during" in x for c in p.configs for x in c.extras)
+    assert second == 11
+    idle = dict(p.session_costs)["the other shape's environment, kept up while idle (one environment per shape)"]
+    assert p.total_usd == pytest.approx(sum(c.hourly_usd * c.hours + c.extra_usd for c in p.configs) + idle)
+    # both shapes' environments run at once: the one in use, the other idle (at most the dearer environment)
+    assert p.peak_hourly_usd == pytest.approx(max(c.hourly_usd for c in p.configs) + plans.env_hourly(c["horizontal2"], cat))
     parallel = plans.make_plan(configs, cat, engine="postgres", replicates=3, run_minutes=10, parallel=True)
     assert parallel.configs[3].hours == pytest.approx((plans.CREATE_MINUTES + 3 * run + 2 * reset + end) / 60)
     assert parallel.peak_hourly_usd == pytest.approx(sum(c.hourly_usd for c in p.configs))
     assert "as of " + cat.prices_as_of in parallel.lines()[0]
     assert any("data reset" in line and "CloudWatch" in line for line in p.lines())
+    assert any("one environment per shape" in line for line in p.lines())
 
 
 def test_every_replicate_after_the_first_pays_for_a_data_reset():
@@ -79,7 +90,11 @@ def test_ec2_load_generators_are_in_the_estimate():
     single = load_configs(catalogue=cat)["single"]
     bare = plans.plan_config(single, cat, engine="mysql", hours=1.0)
     with_workers = plans.plan_config(single, cat, engine="mysql", hours=1.0, loadgen_workers=3, loadgen_type="c7g.large")
-    assert with_workers.hourly_usd - bare.hourly_usd == pytest.approx(3 * cat.ec2["c7g.large"].hourly_usd)
+    each = cat.ec2["c7g.large"].hourly_usd + plans.PUBLIC_IPV4_HOURLY_USD  # a worker and its public address
+    assert with_workers.hourly_usd - bare.hourly_usd == pytest.approx(3 * each)
+    plan = plans.make_plan([single], cat, engine="mysql", loadgen_workers=3, loadgen_type="c7g.large", run_minutes=10)
+    ((what, usd),) = plan.session_costs  # the EC2 machine running the suite, for ec2:N
+    assert "the EC2 instance running the suite" in what and usd == pytest.approx(plan.configs[0].hours * each)
     with pytest.raises(ScaleperfError, match="not in fixtures/instances.toml"):
         plans.plan_config(single, cat, engine="mysql", hours=1.0, loadgen_workers=1, loadgen_type="x9.huge")
 

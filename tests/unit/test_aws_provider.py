@@ -51,9 +51,12 @@ def test_single_instance_is_created_tagged_and_torn_down(aws, tmp_path, configs)
         env = dep.stack.env
         assert dep.base_url == f"http://{env}.{REGION}.elasticbeanstalk.com"
         opts = _opts(world, env)
-        assert opts[(envs.NS_LAUNCH, "InstanceType")] == "m7g.medium"
+        assert opts[(envs.NS_INSTANCES, "InstanceTypes")] == "m7g.medium"
+        assert (envs.NS_LAUNCH, "InstanceType") not in opts  # obsolete: InstanceTypes replaces it
+        assert opts[(envs.NS_LAUNCH, "DisableIMDSv1")] == "true" and opts[(envs.NS_LAUNCH, "RootVolumeType")] == "gp3"
         assert opts[(envs.NS_INSTANCES, "SupportedArchitectures")] == "arm64"
         assert opts[(envs.NS_ENV, "EnvironmentType")] == "SingleInstance"
+        assert opts[(envs.NS_PROPS, "DATABASE_URL")].startswith("mysql2://scaleperf:")
         assert opts[(envs.NS_PROCESS, "HealthCheckPath")] == "/health"
         assert (envs.NS_ASG, "MinSize") not in opts
         stack = next(c for c in world.eb.calls if c[0] == "create_environment")[1]["stack"]
@@ -62,6 +65,7 @@ def test_single_instance_is_created_tagged_and_torn_down(aws, tmp_path, configs)
             0
         ]
         assert db["DBInstanceClass"] == "db.m5.large" and db["Engine"] == "mysql"
+        assert db["EngineVersion"] == "8.0"  # pinned: MySQL 8.0 for Rails apps
         assert opts[(envs.NS_PROPS, "RDS_HOSTNAME")] == db["Endpoint"]["Address"]
         assert opts[(envs.NS_PROPS, "RDS_PORT")] == str(db["Endpoint"]["Port"])
         assert len(opts[(envs.NS_PROPS, "SECRET_KEY_BASE")]) == 128
@@ -73,29 +77,33 @@ def test_single_instance_is_created_tagged_and_torn_down(aws, tmp_path, configs)
     assert any("teardown complete" in m for m in world.said)
 
 
-def test_next_configuration_updates_the_environment_and_modifies_the_database(aws, tmp_path, configs):
+def test_next_configuration_updates_its_shapes_environment_and_never_flips_the_shape(aws, tmp_path, configs):
     world = World()
     provider = _provider(world, tmp_path)
     with provider.provision(configs["single"]) as first:
-        env, db = first.stack.env, first.stack.dbs[-1]
+        single_env, db = first.stack.env, first.stack.dbs[-1]
     assert world.cloud.tagged(RUN)  # kept up for the next configuration
-    with provider.provision(configs["horizontal2"]) as second:
-        assert second.stack.env == env and second.stack.dbs[-1] == db
-        opts = _opts(world, env)
+    with provider.provision(configs["vertical"]) as second:  # same shape: the fleet is updated in place
+        assert second.stack.env == single_env and second.stack.dbs[-1] == db
+        assert _opts(world, single_env)[(envs.NS_INSTANCES, "InstanceTypes")] == "m7g.large"
+    with provider.provision(configs["horizontal2"]) as third:  # another shape: its own environment, created as such
+        lb_env = third.stack.env
+        assert lb_env != single_env and third.stack.dbs[-1] == db
+        opts = _opts(world, lb_env)
         assert opts[(envs.NS_ENV, "EnvironmentType")] == "LoadBalanced"
         assert opts[(envs.NS_ENV, "LoadBalancerType")] == "application"
         assert opts[(envs.NS_ASG, "MinSize")] == opts[(envs.NS_ASG, "MaxSize")] == "4"
         rds = boto3.client("rds", region_name=REGION)
         assert rds.describe_db_instances(DBInstanceIdentifier=db)["DBInstances"][0]["DBInstanceClass"] == "db.m5.xlarge"
+        assert world.eb.resources(lb_env).load_balancers[0].split(":loadbalancer/")[1].startswith("app/")
     names = [c[0] for c in world.eb.calls]
-    assert names.count("create_environment") == 1 and names.count("update_environment") == 1
-    update = next(c[1] for c in world.eb.calls if c[0] == "update_environment")
-    assert {(o["Namespace"], o["OptionName"]) for o in update["options"]} >= {
-        (envs.NS_ASG, "MinSize"),
-        (envs.NS_ENV, "EnvironmentType"),
-    }
+    assert names.count("create_environment") == 2 and names.count("update_environment") == 1
+    for name, call in world.eb.calls:
+        if name == "update_environment":
+            assert not {o["OptionName"] for o in call["options"]} & {"EnvironmentType", "LoadBalancerType"}
     said = " | ".join(world.said)
     assert "reused environment" in said and "db.m5.large -> db.m5.xlarge (modified in place)" in said
+    assert "new balanced environment" in said
     provider.close()
     assert world.cloud.tagged(RUN) == []
 
@@ -123,7 +131,7 @@ def test_reset_restores_the_seeded_snapshot_after_a_load(aws, tmp_path, configs)
     assert world.cloud.tagged(RUN) == []
 
 
-@pytest.mark.parametrize(("outcome", "words"), [("Red", "ended Red"), ("Severe", "Severe")])
+@pytest.mark.parametrize(("outcome", "words"), [("Red", "stayed Red"), ("Severe", "Severe")])
 def test_creation_ending_red_or_severe_tears_everything_down(aws, tmp_path, configs, outcome, words):
     world = World(create_outcome=outcome)
     provider = _provider(world, tmp_path)
@@ -182,7 +190,7 @@ def test_missing_credentials_stop_before_anything_is_created(monkeypatch, tmp_pa
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    world = World()
+    world = World(roles=False)
     provider = _provider(world, tmp_path)
     with (
         pytest.raises(ScaleperfError, match=r"no AWS credentials found.*aws configure.*Nothing was created"),
@@ -314,9 +322,10 @@ def test_after_a_load_a_new_class_comes_with_the_restored_snapshot(aws, tmp_path
         old_db = first.stack.dbs[-1]
     with provider.provision(configs["horizontal2"]) as second:
         rds = boto3.client("rds", region_name=REGION)
-        assert rds.describe_db_instances(DBInstanceIdentifier=old_db)["DBInstances"][0]["DBInstanceClass"] == "db.m5.large"
-        second.reset_data()
-        new_db = second.stack.dbs[-1]
+        new_db = second.stack.dbs[-1]  # the arrival restored the data into the new class: one update, not two
+        second.reset_data()  # nothing left to do
+        assert second.stack.dbs[-1] == new_db
+        assert "cold volume" in second.describe()["database_storage"]  # a restored volume loads lazily
         assert new_db != old_db
         assert rds.describe_db_instances(DBInstanceIdentifier=new_db)["DBInstances"][0]["DBInstanceClass"] == "db.m5.xlarge"
     assert any("applied when the seeded snapshot is restored" in m for m in world.said)
@@ -459,7 +468,7 @@ def test_the_plan_counts_the_steps_the_provider_takes(aws, tmp_path, configs):
             done[config.name]["moves"] += sum(
                 1
                 for name, call in new
-                if name == "update_environment" and any(o["OptionName"] == "InstanceType" for o in call["options"])
+                if name == "update_environment" and any(o["OptionName"] == "InstanceTypes" for o in call["options"])
             )
             done[config.name]["resets"] += len(restores) - restored
             done[config.name]["runs"] += 1

@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from scaleperf.aws.boto import BotoBeanstalk, BotoCloud
-from scaleperf.aws.environment import Waiter
+from scaleperf.aws.environment import INSTANCE_PROFILE, SERVICE_ROLE, Waiter
 from scaleperf.aws.fake import FakeBeanstalk, serve
 
 REGION = "us-east-1"
@@ -23,6 +23,7 @@ MOTO_ENVIRONMENT = {
     "AWS_SECRET_ACCESS_KEY": "testing",
     "AWS_DEFAULT_REGION": REGION,
     "AWS_EC2_METADATA_DISABLED": "true",
+    "MOTO_IAM_LOAD_MANAGED_POLICIES": "true",  # AWS's managed policies, which the Elastic Beanstalk roles attach
 }
 XDIST_ENVIRONMENT = ("PYTEST_XDIST_WORKER", "PYTEST_XDIST_WORKER_COUNT")  # what pytest-xdist sets in its workers
 
@@ -71,14 +72,21 @@ class World:
     """One moto account with an in-memory Elastic Beanstalk behind a real boto3 client: the provider goes
     through the boto3 adapter, and botocore validates every Elastic Beanstalk request against the model."""
 
-    def __init__(self, **fake_kw) -> None:
-        self.eb = FakeBeanstalk(region=REGION, **fake_kw)
+    def __init__(self, *, roles: bool = True, engine_versions: tuple[str, ...] = ("8.0.40", "17.4"), **fake_kw) -> None:
         self.session = boto3.Session(region_name=REGION)
+        self.eb = FakeBeanstalk(region=REGION, read_bundle=self._read_bundle, **fake_kw)
         client = self.session.client("elasticbeanstalk", aws_access_key_id="x", aws_secret_access_key="x")
         serve(self.eb, client)
         self.cloud = BotoCloud(self.session, beanstalk=BotoBeanstalk(client))
+        # moto has no DescribeDBEngineVersions: the versions RDS would list (the adapter's call is Stubber-tested)
+        self.cloud.engine_versions = lambda engine, major: [v for v in engine_versions if v.startswith(major + ".")]
+        if roles:
+            self.cloud.create_roles(INSTANCE_PROFILE, SERVICE_ROLE)
         self.clock = FakeClock()
         self.said: list[str] = []
+
+    def _read_bundle(self, bucket: str, key: str) -> bytes:
+        return self.session.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
 
     def factory(self) -> BotoCloud:
         return self.cloud

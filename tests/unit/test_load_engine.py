@@ -92,6 +92,10 @@ def test_a_run_records_every_request_exactly(url, locustfile, tmp_path):
     assert [p.label for p in result.phases] == ["ramp", "plateau"] and result.phases[1].warmup_s == 1
     assert set(result.meta) >= META_KEYS and result.complete and result.meta["config"] == "single"
     assert set(result.checks) >= CHECK_KEYS and result.checks["saturated"] is False
+    lag = result.checks["lag_per_s"]  # task lag and Locust's warnings are kept with their times
+    assert sum(lag["waits"]) == result.checks["paced_waits"] > 0
+    assert len(lag["waits"]) == len(lag["late"]) == len(lag["max_ms"]) >= PLAIN.duration_s
+    assert result.checks["cpu_warnings_at_s"] == [] and result.checks["cpu_warnings"] == 0
     assert deployment.calls == ["start", "telemetry"] and result.telemetry[0].component == "app-1"
     assert tuple(result.series) == results.SERIES_KEYS and result.series["users"][1] == 4
 

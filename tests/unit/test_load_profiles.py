@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 
 import pytest
 
@@ -18,7 +19,7 @@ def test_shipped_profiles_have_the_promised_sizes():
     assert 180 <= profiles["standard"].duration_s <= 900  # several minutes
     full = profiles["full"]
     ramp = full.phases(1.0)[0]
-    assert (ramp.kind, ramp.deploy_users, ramp.end_s - ramp.start_s) == ("ramp", 500, 500.0)  # one new user per second
+    assert (ramp.kind, ramp.deploy_users, ramp.end_s - ramp.start_s) == ("ramp", 100, 100.0)  # one new user per second
     assert full.max_deploy_users > 500  # steps continue past the assignment's 500 users
 
 
@@ -42,8 +43,8 @@ def test_phases_are_contiguous_and_labelled():
 
 def test_scale_multiplies_users_and_keeps_both_numbers():
     phases = load_profile("full").phases(0.1)
-    assert [p.deploy_users for p in phases[:3]] == [500, 500, 600]
-    assert [p.users for p in phases[:3]] == [50, 50, 60]
+    assert [p.deploy_users for p in phases[:3]] == [100, 100, 120]
+    assert [p.users for p in phases[:3]] == [10, 10, 12]
     assert local_users(3, 0.1) == 1  # at least one user
     assert local_users(0, 0.1) == 0
 
@@ -92,7 +93,7 @@ def test_geometric_steps_grow_by_a_factor_and_keep_their_time():
 @pytest.mark.parametrize(
     ("phase", "complaint"),
     [
-        ({"kind": "sprint", "users": 5}, "kind 'sprint'"),
+        ({"kind": "sprint", "users": 5}, r"phases\[1\]\.kind: 'sprint' is not one of"),
         ({"kind": "ramp"}, "needs users"),
         ({"kind": "plateau"}, "duration_s"),
         ({"kind": "steps", "start": 10, "step": 0, "max_users": 20, "step_s": 5}, "either step"),
@@ -109,7 +110,7 @@ def test_bad_phases_are_reported(phase, complaint):
 
 
 def test_unknown_profile_and_bad_file(tmp_path):
-    with pytest.raises(ScaleperfError, match="no load profile 'huge'; choose one of smoke"):
+    with pytest.raises(ScaleperfError, match=r"no load profile 'huge' in .*fixtures/profiles.toml; choose one of smoke"):
         load_profile("huge")
     bad = tmp_path / "profiles.toml"
     bad.write_text("[profiles.x\n")
@@ -120,3 +121,58 @@ def test_unknown_profile_and_bad_file(tmp_path):
         load_profile("x", bad)
     with pytest.raises(ScaleperfError, match="not found"):
         load_profile("x", tmp_path / "missing.toml")
+
+
+@pytest.mark.parametrize(
+    ("phase", "key", "complaint"),
+    [
+        ({"kind": "ramp", "users": "ten"}, "users", "'ten' is not a whole number"),
+        ({"kind": "ramp", "users": 10.5}, "users", "10.5 is not a whole number"),
+        ({"kind": "ramp", "users": 10, "rate": True}, "rate", "True is not a number"),
+        ({"kind": "plateau", "duration_s": -5}, "duration_s", "must be finite and not negative"),
+        ({"kind": "plateau", "duration_s": 60, "warmup_s": "5s"}, "warmup_s", "'5s' is not a number"),
+        ({"users": 10}, "kind", "missing"),
+    ],
+)
+def test_a_bad_value_names_the_file_and_its_key(tmp_path, phase, key, complaint):
+    path = tmp_path / "mine.toml"
+    body = "".join(f"{k} = {v!r}\n".replace("True", "true") for k, v in phase.items())
+    first = "kind = 'ramp'\nusers = 5\n"
+    path.write_text(f"[profiles.ok]\n[[profiles.ok.phases]]\n{first}[profiles.mine]\n[[profiles.mine.phases]]\n{first}"
+                    f"[[profiles.mine.phases]]\n{body}")  # fmt: skip
+    with pytest.raises(ScaleperfError) as caught:
+        load_profiles(path)
+    assert str(caught.value).startswith(f"{path}: profiles.mine.phases[2].{key}: ") and complaint in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("table", "complaint"),
+    [
+        ("[profiles.mine]\nphases = 3\n", "profiles.mine.phases: the profile has no phases"),
+        ("[profiles.mine]\nduration = 3\n", "profiles.mine: unknown keys ['duration']"),
+        ("[profiles.mine]\ndescription = 3\nphases = [{kind = 'ramp', users = 2}]\n", "profiles.mine.description: 3 is not text"),
+        ("[profiles]\nmine = 3\n", "profiles.mine: a profile is a table"),
+        ("[profiles.mine]\nphases = [3]\n", "profiles.mine.phases[1]: a phase is a table"),
+    ],
+)
+def test_a_bad_profile_table_names_the_file_and_its_key(tmp_path, table, complaint):
+    path = tmp_path / "mine.toml"
+    path.write_text(table)
+    with pytest.raises(ScaleperfError, match=re.escape(f"{path}: {complaint}")):
+        load_profiles(path)
+
+
+def test_a_profiles_file_of_ones_own_replaces_the_shipped_one_for_every_lookup(tmp_path):
+    from scaleperf import profiles
+
+    mine = tmp_path / "mine.toml"
+    mine.write_text("[profiles.soak]\n[[profiles.soak.phases]]\nkind = 'ramp'\nusers = 5\n"
+                    "[[profiles.soak.phases]]\nkind = 'plateau'\nduration_s = 3600\n")  # fmt: skip
+    try:
+        profiles.use(mine)
+        assert load_profile("soak").duration_s == 3605 and set(load_profiles()) == {"soak"}
+        with pytest.raises(ScaleperfError, match=f"no load profile 'smoke' in {re.escape(str(mine))}; choose one of soak"):
+            load_profile("smoke")
+    finally:
+        profiles.use(None)
+    assert "smoke" in load_profiles()

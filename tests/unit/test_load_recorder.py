@@ -75,6 +75,21 @@ def test_worker_reports_merge_exactly_into_the_masters_tables():
     assert w1.report(users=0)["cols"]["t"] == b""  # a report ships each row once
 
 
+def test_task_lag_travels_from_workers_with_its_times():
+    master, worker, old = Recorder(), Recorder(), Recorder()
+    worker.lag_ms.extend([3.0, 250.0])
+    worker.lag_at.extend([1_764_400_010.25, 1_764_400_011.5])
+    old.lag_ms.extend([7.0])  # a worker of an earlier version ships no times
+    master.merge("w1", worker.report(users=2))
+    payload = old.report(users=1)
+    del payload["lag_at"]
+    master.merge("w2", payload)
+    assert list(master.lag_ms) == [3.0, 250.0, 7.0]
+    assert list(master.lag_at)[:2] == [1_764_400_010.25, 1_764_400_011.5] and len(master.lag_at) == 3
+    assert master.lag_at[2] > 1_764_400_011.5  # placed at its report's arrival
+    assert len(worker.lag_at) == 0  # shipped once
+
+
 def test_the_request_hook_feeds_only_the_active_recorder():
     rec = rec_mod.activate(Recorder(sink=lambda c: None))
     try:

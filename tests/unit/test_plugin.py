@@ -123,9 +123,39 @@ def test_profile_help_follows_the_profiles_file(tmp_path, monkeypatch):
         "[[profiles.smoke.phases]]\nkind = 'plateau'\nduration_s = 290\n"
     )
     monkeypatch.setattr(profiles, "DEFAULT_PATH", tmp_path / "profiles.toml")
-    assert "smoke (300 s, 5 min) | standard | full" in pytest_plugin._profile_help()
+    assert "its length per configuration and replicate: smoke (300 s, 5 min); or any profile of the --profiles file" in (
+        pytest_plugin._profile_help()
+    )
     monkeypatch.setattr(profiles, "DEFAULT_PATH", tmp_path / "missing.toml")
-    assert pytest_plugin._profile_help().endswith("smoke | standard | full")
+    assert pytest_plugin._profile_help().endswith("as fixtures/profiles.toml defines it; or any profile of the --profiles file")
+
+
+MY_PROFILES = """
+[profiles.soak]
+description = "an hour at 50 users"
+[[profiles.soak.phases]]
+kind = "ramp"
+users = 50
+[[profiles.soak.phases]]
+kind = "plateau"
+duration_s = {duration}
+"""
+
+
+def test_profile_accepts_a_profile_of_ones_own_profiles_file(tmp_path):
+    mine = tmp_path / "mine.toml"
+    mine.write_text(MY_PROFILES.format(duration=3600))
+    base = ("--co", "-q", "-m", "perf", "--config=single", "tests/perf/test_run_sanity.py")
+    proc = _pytest(*base, "--profile=soak", f"--profiles={mine}")
+    assert proc.returncode == 0 and "test_run_completed_with_requests[single]" in proc.stdout, proc.stdout + proc.stderr
+    proc = _pytest(*base, "--profile=standard", f"--profiles={mine}")
+    assert proc.returncode == 4 and f"no load profile 'standard' in {mine}; choose one of soak" in proc.stderr
+    mine.write_text(MY_PROFILES.format(duration='"an hour"'))
+    proc = _pytest(*base, "--profile=soak", f"--profiles={mine}")
+    assert proc.returncode == 4 and f"{mine}: profiles.soak.phases[2].duration_s: 'an hour' is not a number" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    proc = _pytest(*base, "--profile=huge")
+    assert proc.returncode == 4 and "no load profile 'huge' in " in proc.stderr and "choose one of smoke" in proc.stderr
 
 
 def test_each_session_of_a_run_claims_its_own_report_name(tmp_path):
@@ -177,13 +207,13 @@ def test_sessions_sharing_a_run_id_keep_their_own_html_reports(tmp_path):
 def test_html_report_logs_and_cells_are_masked_as_pytest_html_escapes_them():
     import html
 
-    from scaleperf import pytest_plugin
+    from scaleperf import plugin_html
 
     logs = [
         html.escape('AssertionError: {"password": "hunter2", "user": "user_1"}\n'),
         html.escape("DATABASE_URL=postgresql://u:pw1@db/x"),
     ]
-    pytest_plugin.pytest_html_results_table_html(report=None, data=logs)
+    plugin_html.pytest_html_results_table_html(report=None, data=logs)
     assert (
         "hunter2" not in logs[0]
         and "&quot;password&quot;: &quot;[redacted]&quot;, &quot;user&quot;: &quot;user_1&quot;" in logs[0]
@@ -191,5 +221,5 @@ def test_html_report_logs_and_cells_are_masked_as_pytest_html_escapes_them():
     assert logs[1] == "DATABASE_URL=postgresql://u:[redacted]@db/x"
     cells = ["<td>passed</td>", "<td>test_x[token=abcdefabcdef0123]</td>"]
     report = type("Report", (), {"user_properties": [("config", "single"), ("verdict", "fail: Bearer abcdefabcdef0123456")]})()
-    pytest_plugin.pytest_html_results_table_row(report=report, cells=cells)
+    plugin_html.pytest_html_results_table_row(report=report, cells=cells)
     assert not any("abcdefabcdef0123" in cell for cell in cells) and "<td>single</td>" in cells

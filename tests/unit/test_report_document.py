@@ -361,6 +361,8 @@ def test_missing_results_say_what_to_do(tmp_path):
 # a perf row's extras and verdict, and a secret in the environment table.
 _SECRET_SESSION = """\
 import logging, sys
+import pytest
+pytestmark = pytest.mark.perf  # a perf session: scaleperf's report hooks mask what it writes
 sys.path.insert(0, {here!r})
 from test_report_document import DATABASE_URL, JWT, PASSWORD, synthetic_run, planted_meta
 from types import SimpleNamespace

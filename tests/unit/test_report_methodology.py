@@ -55,7 +55,7 @@ def test_a_plain_locustfile_with_between_and_task_weights(tmp_path):
 def test_load_growth_in_words():
     _, _, phases = methodology.profile_phases("full")
     words = methodology.describe_phases(phases)
-    assert words[0] == "ramp: one new user per second up to 500 users"
-    assert words[1].startswith("plateau: 500 users held for 5 minutes")
-    assert words[2].startswith("steps: from 600 to 2000 users in steps of 100")
+    assert words[0] == "ramp: one new user per second up to 100 users"
+    assert words[1].startswith("plateau: 100 users held for 5 minutes")
+    assert words[2].startswith("steps: from 120 to")
     assert methodology.profile_phases("no-such-profile") == ("no-such-profile", "", [])

@@ -12,8 +12,10 @@ figures the run keeps:
   the window above ``checks["worker_cpu_saturated_pct"]``, the self-check's rule;
 * workers lost during the run (``checks["lost_workers"]``, each with the second the engine noticed): a
   worker lost before the window ends took its users' load with it;
-* task lag and Locust's own CPU warnings are recorded for the whole run only, with no time: they count
-  against every window, and their reason says so;
+* task lag (``checks["lag_per_s"]``: paced waits per second, and how many woke later than the limit): more than
+  1 % of the window's waits that late is a lag p99 above ``LAG_SATURATED_P99_MS``, the self-check's rule;
+* Locust's own CPU warnings (``checks["cpu_warnings_at_s"]``): a warning counts against a window it came in or
+  within ``CPU_WARNING_SPAN_S`` after, since Locust measures its CPU over that long before it warns;
 * a reason in ``checks["reasons"]`` this module does not know counts against every window.
 
 Results written before a figure was kept per second fall back to the run-wide check for it, and say so.
@@ -27,9 +29,11 @@ import numpy as np
 
 from scaleperf.analysis import stats
 from scaleperf.results import RunResult
-from scaleperf.trust import CPU_SATURATED_P95_PCT, WORKER_CPU_SATURATED_PCT  # the self-checks' own limits
+from scaleperf.trust import CPU_SATURATED_P95_PCT, LAG_SATURATED_P99_MS, WORKER_CPU_SATURATED_PCT  # the self-checks' limits
 
 LOST_WORKER_SLACK_S = 5.0  # a worker is noticed lost up to this late (3 missed 1-s heartbeats; the engine looks each second)
+CPU_WARNING_SPAN_S = 10.0  # Locust warns about the CPU it measured over this many seconds before (CPU_MONITOR_INTERVAL)
+LATE_SHARE = 0.01  # more than this share of a window's paced waits late: its lag p99 is above the limit
 
 RUN_WIDE = "over the whole run"
 # How the self-checks word each reason (selfcheck.checks, workercpu.summarise); tests/unit/test_analysis_generator.py
@@ -67,12 +71,20 @@ def problems(result: RunResult, start_s: float, end_s: float) -> list[str]:
     else:
         out.extend(_run_wide(r, "this result does not list its lost workers") for r in reasons if _LOST.match(r))
 
+    lag = checks.get("lag_per_s")
+    if isinstance(lag, dict):
+        out.extend(_lag(lag, start_s, end_s))
+    else:
+        out.extend(_run_wide(r, "task lag is recorded without times") for r in reasons if _LAG.match(r))
+
+    warned_at = checks.get("cpu_warnings_at_s")
+    if isinstance(warned_at, list):
+        out.extend(_cpu_warnings(warned_at, int(checks.get("cpu_warnings", len(warned_at))), start_s, end_s))
+    else:
+        out.extend(_run_wide(r, "Locust's warnings are counted without times") for r in reasons if _CPU_WARNINGS.match(r))
+
     for r in reasons:
-        if _LAG.match(r):
-            out.append(_run_wide(r, "task lag is recorded without times"))
-        elif _CPU_WARNINGS.match(r):
-            out.append(_run_wide(r, "Locust's warnings are counted without times"))
-        elif not any(p.match(r) for p in (_GEN_CPU, _WORKER_CPU, _LOST)):
+        if not any(p.match(r) for p in (_GEN_CPU, _WORKER_CPU, _LOST, _LAG, _CPU_WARNINGS)):
             out.append(_run_wide(r, "a check analysis cannot place in time"))
     if checks.get("saturated") and not reasons:
         out.append(f"the run's checks mark the load generator saturated without a reason ({RUN_WIDE})")
@@ -132,4 +144,37 @@ def _lost(lost: list, end_s: float) -> list[str]:
             )
         elif float(m.group(1)) - LOST_WORKER_SLACK_S < end_s:
             out.append(f"load worker {worker} was lost before {end_s:.0f} s; the load fell short of the profile from then on")
+    return out
+
+
+def _lag(per_s: dict, start_s: float, end_s: float) -> list[str]:
+    """The task-lag reason over the window: more than ``LATE_SHARE`` of its paced waits woke too late."""
+    waits = np.asarray(per_s.get("waits", []), dtype=np.float64)
+    late = np.asarray(per_s.get("late", []), dtype=np.float64)
+    latest = np.asarray(per_s.get("max_ms", []), dtype=np.float64)
+    limit = float(per_s.get("late_above_ms", LAG_SATURATED_P99_MS))
+    if not (len(waits) == len(late) == len(latest)):
+        return [f"paced users' lag per second is malformed ({RUN_WIDE}: it cannot be placed in time)"]
+    seconds = np.arange(len(waits), dtype=np.float64)
+    sel = (seconds >= start_s) & (seconds < end_s)
+    total, too_late = float(waits[sel].sum()), float(late[sel].sum())
+    if total == 0 or too_late / total <= LATE_SHARE:
+        return []
+    return [
+        f"paced users started up to {latest[sel].max():.0f} ms late over {start_s:.0f}-{end_s:.0f} s: "
+        f"{too_late:.0f} of {total:.0f} waits later than {limit:.0f} ms (lag p99 > {limit:.0f} ms): the schedule slipped"
+    ]
+
+
+def _cpu_warnings(at_s: list, count: int, start_s: float, end_s: float) -> list[str]:
+    """Locust's CPU warnings that cover part of the window, and any the result could not place in time."""
+    times = [float(t) for t in at_s]
+    inside = [t for t in times if t >= start_s and t - CPU_WARNING_SPAN_S < end_s]
+    out = []
+    if inside:
+        when = ", ".join(f"{t:.0f} s" for t in inside)
+        window = f"{start_s:.0f}-{end_s:.0f} s"
+        out.append(f"Locust warned {len(inside)} time(s) that its CPU was above 90% (at {when}), over {window}")
+    if count > len(times):
+        out.append(_run_wide(f"Locust warned {count - len(times)} time(s) that its CPU was above 90%", "without a time"))
     return out

@@ -1,9 +1,9 @@
 """The application source bundle Elastic Beanstalk deploys: a user's Rails app, or the reference backend.
 
 * A Rails app (a folder or a zip with ``Gemfile`` at its root) is bundled as it is, plus
-  ``.ebextensions/scaleperf.config``: the Ruby platform runs ``rails db:migrate`` on deploy
-  (``RAILS_SKIP_MIGRATIONS=false``) and a leader-only container command seeds the database once, when
-  the environment property ``SCALEPERF_SEED`` is ``1``.
+  ``.ebextensions/scaleperf.config`` and its script: one leader-only container command runs
+  ``rails db:migrate`` and then, when the environment property ``SCALEPERF_SEED`` is ``1`` and the database
+  has no ``scaleperf_seeded`` table yet, ``rails db:seed`` (so the seed runs once per fresh database).
 * The reference backend (``src/helpdesk``) is bundled with a ``Procfile`` for the Python platform, a
   ``requirements.txt`` pinned to the versions installed here, the user pool (``fixtures/users.tsv``) and
   the same leader-only seed command.  Its server applies its schema when it starts.
@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import zipfile
 from dataclasses import dataclass
 from importlib import metadata
@@ -24,25 +25,38 @@ REPO = FIXTURES.parent  # the repository root (src/helpdesk lives below it)
 SKIP_DIRS = frozenset({".git", "log", "tmp", "node_modules", ".bundle", "coverage", "__pycache__", ".venv"})
 APP_PORT = 8000  # the Python platform's nginx proxies to port 8000
 REFERENCE_REQUIREMENTS = ("starlette", "granian", "uvicorn", "psycopg", "psycopg-binary", "psycopg-pool", "bcrypt", "pyjwt")
-GET_CONFIG = "/opt/elasticbeanstalk/bin/get-config environment -k"  # the platform's tool for reading environment properties
-SEED_TEST = f'[ "$({GET_CONFIG} SCALEPERF_SEED)" = "1" ]'
-
-RAILS_EXTENSION = f"""# Added by scaleperf: seed the database once per fresh database (leader instance only).
-container_commands:
-  50_scaleperf_seed:
-    command: "bundle exec rails db:seed"
-    leader_only: true
-    test: '{SEED_TEST}'
+GET_CONFIG = "/opt/elasticbeanstalk/bin/get-config environment"  # the platform's tool: environment properties as JSON
+SEED_SCRIPT = ".ebextensions/scaleperf_seed.sh"
+# The environment properties as exported variables (container commands do not get them on their own).
+EXPORT_PROPERTIES = (
+    f"eval \"$({GET_CONFIG} | python3 -c 'import json, shlex, sys; "
+    'print("\\n".join(f"export {k}={shlex.quote(v)}" for k, v in json.load(sys.stdin).items()))\')"'
+)
+# One leader-only command, with no `test` (leader_only and test do not combine: leader_only wins and the
+# test is ignored): the condition is inside the script it runs.  Container commands run in name order.
+EXTENSION = json.dumps(
+    {"container_commands": {"50_scaleperf_migrate_then_seed": {"command": f"bash {SEED_SCRIPT}", "leader_only": True}}},
+    indent=2,
+)
+RAILS_SEED = f"""#!/bin/bash
+# Added by scaleperf: migrate, then seed once per fresh database (leader instance only).
+set -euo pipefail
+{EXPORT_PROPERTIES}
+bundle exec rails db:migrate
+seeded='exit(ActiveRecord::Base.connection.table_exists?("scaleperf_seeded") ? 0 : 1)'
+if [ "${{SCALEPERF_SEED:-0}}" = "1" ] && ! bundle exec rails runner "$seeded"; then
+  bundle exec rails db:seed
+  bundle exec rails runner 'ActiveRecord::Base.connection.create_table(:scaleperf_seeded)'
+fi
 """
-
-REFERENCE_EXTENSION = f"""# Added by scaleperf: seed the user pool once per fresh database (leader instance only).
-container_commands:
-  50_scaleperf_seed:
-    command: >-
-      source /var/app/venv/*/bin/activate &&
-      python -m helpdesk seed --database-url "$({GET_CONFIG} DATABASE_URL)" --users fixtures/users.tsv
-    leader_only: true
-    test: '{SEED_TEST}'
+REFERENCE_SEED = f"""#!/bin/bash
+# Added by scaleperf: seed the user pool once per fresh database (leader instance only; seeding is idempotent).
+set -euo pipefail
+{EXPORT_PROPERTIES}
+source /var/app/venv/*/bin/activate
+if [ "${{SCALEPERF_SEED:-0}}" = "1" ]; then
+  python -m helpdesk seed --database-url "$DATABASE_URL" --users fixtures/users.tsv
+fi
 """
 
 REFERENCE_PROCFILE = (
@@ -108,8 +122,15 @@ def reference(out_dir: Path, repo: Path | None = None) -> Bundle:
         _add(zf, "fixtures/users.tsv", users.read_bytes())
         _add(zf, "Procfile", REFERENCE_PROCFILE)
         _add(zf, "requirements.txt", _requirements())
-        _add(zf, ".ebextensions/scaleperf.config", REFERENCE_EXTENSION)
+        _add(zf, ".ebextensions/scaleperf.config", EXTENSION)
+        _add(zf, SEED_SCRIPT, REFERENCE_SEED, 0o755)
     return _finish(path, "reference")
+
+
+def _add_rails_extension(zf: zipfile.ZipFile, names: set[str]) -> None:
+    if ".ebextensions/scaleperf.config" not in names:  # an app with its own keeps it
+        _add(zf, ".ebextensions/scaleperf.config", EXTENSION)
+        _add(zf, SEED_SCRIPT, RAILS_SEED, 0o755)
 
 
 def rails(app: Path, out_dir: Path) -> Bundle:
@@ -125,8 +146,7 @@ def rails(app: Path, out_dir: Path) -> Bundle:
         with zipfile.ZipFile(path, "w") as zf:
             for rel, file in files:
                 _add(zf, rel, file.read_bytes(), 0o755 if file.stat().st_mode & 0o111 else 0o644)
-            if ".ebextensions/scaleperf.config" not in names:
-                _add(zf, ".ebextensions/scaleperf.config", RAILS_EXTENSION)
+            _add_rails_extension(zf, names)
         return _finish(path, "rails")
     if app.suffix == ".zip" and app.is_file():
         try:
@@ -141,8 +161,7 @@ def rails(app: Path, out_dir: Path) -> Bundle:
                 for info in src.infolist():
                     if not info.is_dir():
                         _add(zf, info.filename, src.read(info), (info.external_attr >> 16) & 0o777 or 0o644)
-                if ".ebextensions/scaleperf.config" not in names:
-                    _add(zf, ".ebextensions/scaleperf.config", RAILS_EXTENSION)
+                _add_rails_extension(zf, names)
         except zipfile.BadZipFile as exc:
             raise ScaleperfError(f"{app} is not a readable zip file ({exc})") from exc
         return _finish(path, "rails")

@@ -50,10 +50,36 @@ class EnvResources:
 
 
 @dataclass(frozen=True)
+class InstanceHealth:
+    """One instance of an environment as enhanced health reports it (DescribeInstancesHealth)."""
+
+    instance_id: str
+    instance_type: str = ""
+    color: str = ""  # Green | Yellow | Red | Grey
+    status: str = ""  # Ok | Warning | Degraded | Severe | Pending | NoData | Unknown | ...
+    causes: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        why = f": {'; '.join(self.causes)}" if self.causes else ""
+        return f"{self.instance_id} ({self.instance_type or '?'}) {self.color or '?'}/{self.status or '?'}{why}"
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """What the platform accepts for one option (DescribeConfigurationOptions)."""
+
+    namespace: str
+    name: str
+    value_type: str = "Scalar"  # Scalar | List | Boolean | Json | CommaSeparatedList ...
+    allowed: tuple[str, ...] = ()  # ValueOptions; empty: any value
+
+
+@dataclass(frozen=True)
 class Resource:
     """Something tagged with a run id, as the sweep lists it."""
 
     kind: str  # eb-environment | eb-application | rds-instance | rds-snapshot | ec2-instance | security-group | s3-object
+    #   | eb-bucket-object
     ident: str
     run_id: str
     detail: str = ""
@@ -104,9 +130,33 @@ class Beanstalk(Protocol):
 
     def resources(self, name: str) -> EnvResources: ...
 
+    def instances_health(self, name: str) -> list[InstanceHealth]:
+        """Each instance's type, health colour, status and causes (enhanced health)."""
+        ...
+
+    def version_status(self, application: str, label: str) -> str:
+        """An application version's Status: PROCESSED | FAILED | PROCESSING | BUILDING | UNPROCESSED ('' if unknown)."""
+        ...
+
+    def option_specs(self, stack: str, options: OptionSettings) -> list[OptionSpec]:
+        """What the platform ``stack`` accepts for each of ``options`` (unknown options are left out)."""
+        ...
+
 
 def waiter_config(timeout_s: float, delay_s: float) -> dict[str, int]:
     """A boto3 ``WaiterConfig`` that polls every ``delay_s`` for about ``timeout_s`` (boto3's defaults
     give up long before an RDS instance or a Beanstalk environment is ready)."""
     delay = max(1, round(delay_s))
     return {"Delay": delay, "MaxAttempts": max(1, -(-round(timeout_s) // delay))}
+
+
+def tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in tags.items()]
+
+
+def tag_dict(tags: list[dict[str, str]] | None) -> dict[str, str]:
+    return {t["Key"]: t["Value"] for t in tags or []}
+
+
+def tags_for(run_id: str, slot: str) -> dict[str, str]:
+    return {RUN_TAG: run_id, SLOT_TAG: slot}

@@ -1,20 +1,27 @@
-"""An in-memory Elastic Beanstalk for tests: the environment state machine moto does not have.
+"""An in-memory Elastic Beanstalk for tests: the environment state machine moto does not have, and the
+service's rules (:mod:`scaleperf.aws.fake_rules`) that moto does not know.
 
 Each ``describe_environment`` call is one tick of the clock: a created environment stays ``Launching``
-for ``launch_polls`` ticks and then becomes ``Ready``/``Green`` (or ends ``Red``/``Severe`` when told to),
-an update goes ``Updating`` -> ``Ready``, a termination ``Terminating`` -> ``Terminated``.  Events are
-recorded as the real service words them, so progress reporting can be tested.  It validates what the real
-service would reject (unknown application or version, duplicate environment names, option settings
-without a namespace) and keeps every call in ``calls``.
+for ``launch_polls`` ticks and then becomes ``Ready``/``Green`` (or ends ``Red``/``Severe`` when told to,
+or when its instances cannot be launched), an update goes ``Updating`` -> ``Ready``, a termination
+``Terminating`` -> ``Terminated``.  After a creation or an update the health may stay Red/Severe for
+``settle_polls`` ticks, as a real environment does while the load balancer's health checks catch up.
+Events are worded as the real service words them.  :mod:`scaleperf.aws.fake_wire` serves it to a real
+boto3 client.
 """
 
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from scaleperf.aws.cloud import READY, TERMINATED, EbEvent, EnvResources, EnvState, OptionSettings
+from scaleperf.aws import fake_rules as rules
+from scaleperf.aws.cloud import READY, TERMINATED, EbEvent, EnvResources, EnvState, InstanceHealth, OptionSettings, OptionSpec
+from scaleperf.aws.fake_rules import FakeEbError
+
+__all__ = ["ACCOUNT", "STACKS", "FakeBeanstalk", "FakeEbError", "serve"]
 
 ACCOUNT = "123456789012"  # the account moto uses, so ARNs look alike
 STACKS = (
@@ -25,10 +32,7 @@ STACKS = (
     "64bit Amazon Linux 2023 v4.4.0 running Ruby 3.3",
     "64bit Amazon Linux 2 v3.9.1 running Ruby 3.2",
 )
-
-
-class FakeEbError(Exception):
-    """What boto3 would raise as a ClientError (InvalidParameterValue)."""
+SEVERE_EVENT = "Environment health has transitioned from Ok to Severe. ELB health is failing or not available for all instances."
 
 
 @dataclass
@@ -36,10 +40,13 @@ class _Env:
     state: EnvState
     options: dict[tuple[str, str], str]
     tags: dict[str, str]
+    lb_type: str | None  # None: single instance
     ticks_left: int = 0
     next_status: str = READY
     end_health: str = "Green"
     end_health_status: str = "Ok"
+    unsettled: int = 0  # describes left with a transient Red/Severe after reaching Ready
+    failure: str | None = None
 
 
 @dataclass
@@ -48,9 +55,14 @@ class FakeBeanstalk:
     launch_polls: int = 2  # describes an environment spends Launching
     update_polls: int = 2  # describes an update spends Updating
     terminate_polls: int = 1  # describes a termination spends Terminating
+    settle_polls: int = 0  # describes a Ready environment stays Red/Severe after a creation or update
     create_outcome: str = "Green"  # "Green" | "Red" | "Severe" | "hang" (never leaves Launching)
+    new_account: bool = False  # created on or after 1 October 2024: no launch configurations at all
+    version_outcome: str = "PROCESSED"  # what processing an application version ends in
     stacks: tuple[str, ...] = STACKS
+    read_bundle: Callable[[str, str], bytes] | None = None  # (bucket, key) -> the source bundle, to read its commands
     calls: list[tuple[str, dict]] = field(default_factory=list)
+    commands: dict[tuple[str, str], list[rules.Command]] = field(default_factory=dict)  # per (application, version)
     _apps: dict[str, dict] = field(default_factory=dict)
     _versions: dict[tuple[str, str], dict] = field(default_factory=dict)
     _envs: dict[str, _Env] = field(default_factory=dict)
@@ -76,15 +88,27 @@ class FakeBeanstalk:
             if set(o) != {"Namespace", "OptionName", "Value"} or not o["Namespace"].startswith("aws:"):
                 raise FakeEbError(f"InvalidParameterValue: malformed option setting {o}")
             out[(o["Namespace"], o["OptionName"])] = o["Value"]
+        rules.check_known(out)
         return out
 
     def options(self, name: str) -> dict[tuple[str, str], str]:
         """The option settings an environment has now (test helper)."""
         return dict(self._envs[name].options)
 
-    # ------------------------------------------------------------------ Beanstalk protocol
+    def _live(self, name: str) -> _Env:
+        env = self._envs.get(name)
+        if env is None or env.state.status == TERMINATED:
+            raise FakeEbError(f"InvalidParameterValue: No Environment found for EnvironmentName = '{name}'.")
+        return env
+
+    # ------------------------------------------------------------------ applications and versions
     def solution_stacks(self) -> list[str]:
         return list(self.stacks)
+
+    def option_specs(self, stack: str, options: OptionSettings) -> list[OptionSpec]:
+        if stack not in self.stacks:
+            raise FakeEbError(f"InvalidParameterValue: No Solution Stack named '{stack}' found.")
+        return rules.option_specs(options)
 
     def create_application(self, name: str, tags: dict[str, str]) -> None:
         self.calls.append(("create_application", {"name": name}))
@@ -108,8 +132,18 @@ class FakeBeanstalk:
         self.calls.append(("create_application_version", {"application": application, "label": label, "bucket": bucket}))
         if application not in self._apps:
             raise FakeEbError(f"InvalidParameterValue: No Application named '{application}' found.")
-        self._versions[(application, label)] = {"bucket": bucket, "key": key}
+        status = self.version_outcome
+        if self.read_bundle is not None:
+            try:
+                self.commands[(application, label)] = rules.effective_commands(self.read_bundle(bucket, key))
+            except Exception:  # not a zip, or an unreadable configuration file: processing fails
+                status = "FAILED"
+        self._versions[(application, label)] = {"bucket": bucket, "key": key, "status": status}
 
+    def version_status(self, application: str, label: str) -> str:
+        return self._versions.get((application, label), {}).get("status", "")
+
+    # ------------------------------------------------------------------ environments
     def create_environment(
         self, *, application: str, name: str, version: str, stack: str, options: OptionSettings, tags: dict[str, str]
     ) -> EnvState:
@@ -120,6 +154,7 @@ class FakeBeanstalk:
             raise FakeEbError(f"InvalidParameterValue: No Solution Stack named '{stack}' found.")
         if name in self._envs and self._envs[name].state.status != TERMINATED:
             raise FakeEbError(f"InvalidParameterValue: Environment {name} already exists.")
+        opts = self._check_options(options)
         env_id = f"e-{next(self._ids):010d}"
         state = EnvState(
             name=name,
@@ -132,14 +167,17 @@ class FakeBeanstalk:
             arn=self._arn("environment", f"{application}/{name}"),
             application=application,
         )
-        outcome = self.create_outcome
-        env = _Env(state=state, options=self._check_options(options), tags=dict(tags), ticks_left=self.launch_polls)
-        if outcome == "hang":
+        balanced = opts.get((rules.NS_ENV, "EnvironmentType"), "LoadBalanced") == "LoadBalanced"
+        lb_type = opts.get((rules.NS_ENV, "LoadBalancerType"), "classic") if balanced else None
+        env = _Env(state=state, options=opts, tags=dict(tags), lb_type=lb_type, ticks_left=self.launch_polls)
+        env.failure = rules.launch_failure(opts, new_account=self.new_account)
+        if self.create_outcome == "hang":
             env.ticks_left = 10**9
-        elif outcome == "Red":
+        elif self.create_outcome == "Red" or env.failure:
             env.end_health, env.end_health_status = "Red", "Severe"
-        elif outcome == "Severe":
+        elif self.create_outcome == "Severe":
             env.end_health, env.end_health_status = "Yellow", "Severe"
+        env.unsettled = self.settle_polls
         self._envs[name] = env
         self._events[name] = []
         self._event(name, "createEnvironment is starting.")
@@ -148,27 +186,37 @@ class FakeBeanstalk:
 
     def update_environment(self, *, name: str, options: OptionSettings, version: str | None = None) -> EnvState:
         self.calls.append(("update_environment", {"name": name, "options": options, "version": version}))
-        env = self._envs.get(name)
-        if env is None or env.state.status == TERMINATED:
-            raise FakeEbError(f"InvalidParameterValue: No Environment found for EnvironmentName = '{name}'.")
+        env = self._live(name)
         if env.state.status != READY:
             raise FakeEbError(
                 f"InvalidParameterValue: Environment named {name} is in an invalid state for this operation. Must be Ready."
             )
-        env.options.update(self._check_options(options))
+        new = self._check_options(options)
+        wanted_lb = new.get((rules.NS_ENV, "LoadBalancerType"))
+        if wanted_lb is not None and wanted_lb != (env.lb_type or "classic"):
+            raise FakeEbError(
+                "ConfigurationValidationException: Configuration validation exception: Invalid option specification "
+                "(Namespace: 'aws:elasticbeanstalk:environment', OptionName: 'LoadBalancerType'): "
+                "You can't change the load balancer type of a running environment; choose it when creating the environment."
+            )
+        kind = new.get((rules.NS_ENV, "EnvironmentType"))
+        if kind == "LoadBalanced" and env.lb_type is None:
+            env.lb_type = "classic"  # the creation-only LoadBalancerType was never chosen: the API's default
+        elif kind == "SingleInstance":
+            env.lb_type = None
+        env.options.update(new)
         env.state = replace(env.state, status="Updating", version_label=version or env.state.version_label)
         env.ticks_left, env.next_status = self.update_polls, READY
         env.end_health, env.end_health_status = "Green", "Ok"
+        env.unsettled = self.settle_polls
         self._event(name, "Environment update is starting.")
         return env.state
 
     def terminate_environment(self, name: str) -> None:
         self.calls.append(("terminate_environment", {"name": name}))
-        env = self._envs.get(name)
-        if env is None or env.state.status == TERMINATED:
-            raise FakeEbError(f"InvalidParameterValue: No Environment found for EnvironmentName = '{name}'.")
+        env = self._live(name)
         env.state = replace(env.state, status="Terminating")
-        env.ticks_left, env.next_status = self.terminate_polls, TERMINATED
+        env.ticks_left, env.next_status, env.unsettled = self.terminate_polls, TERMINATED, 0
         self._event(name, "terminateEnvironment is starting.")
 
     def describe_environment(self, name: str) -> EnvState | None:
@@ -180,6 +228,11 @@ class FakeBeanstalk:
                 env.ticks_left -= 1
             else:
                 self._finish(name, env)
+        elif env.state.status == READY and env.unsettled > 0:
+            env.unsettled -= 1
+            if env.unsettled == 0:
+                env.state = replace(env.state, health=env.end_health, health_status=env.end_health_status)
+                self._event(name, "Environment health has transitioned from Severe to Ok.")
         return None if env.state.status == TERMINATED else env.state
 
     def _finish(self, name: str, env: _Env) -> None:
@@ -188,8 +241,15 @@ class FakeBeanstalk:
             env.state = replace(env.state, status=TERMINATED, health="Grey")
             self._event(name, "terminateEnvironment completed successfully.")
             return
-        env.state = replace(env.state, status=READY, health=env.end_health, health_status=env.end_health_status)
-        if env.end_health_status == "Severe":
+        failed = env.end_health_status == "Severe"
+        if env.unsettled > 0 and not failed:
+            env.state = replace(env.state, status=READY, health="Red", health_status="Severe")
+            self._event(name, SEVERE_EVENT, "WARN")
+        else:
+            env.state = replace(env.state, status=READY, health=env.end_health, health_status=env.end_health_status)
+        if failed:
+            if env.failure:
+                self._event(name, env.failure, "ERROR")
             self._event(name, "Environment health has transitioned from Pending to Severe. ELB health is failing.", "WARN")
             self._event(
                 name,
@@ -198,7 +258,6 @@ class FakeBeanstalk:
                 "ERROR",
             )
         elif was == "Launching":
-            self._event(name, "Environment health has transitioned from Pending to Ok.")
             self._event(name, "Successfully launched environment: " + name)
         else:
             self._event(name, "Environment update completed successfully.")
@@ -220,122 +279,34 @@ class FakeBeanstalk:
 
     def resources(self, name: str) -> EnvResources:
         env = self._envs[name]
-        single = env.options.get(("aws:elasticbeanstalk:environment", "EnvironmentType")) == "SingleInstance"
-        count = 1 if single else int(env.options.get(("aws:autoscaling:asg", "MinSize"), "1"))
-        ids = tuple(f"i-{env.state.env_id[2:]}{n:07x}" for n in range(count))
-        lbs = (
-            ()
-            if single
-            else (f"arn:aws:elasticloadbalancing:{self.region}:{ACCOUNT}:loadbalancer/app/awseb-{name}/{env.state.env_id[2:]}",)
-        )
+        ids = tuple(f"i-{env.state.env_id[2:]}{n:07x}" for n in range(self._count(env)))
+        suffix = f"awseb-{name}/{env.state.env_id[2:]}"
+        lbs = {
+            None: (),
+            "classic": (f"awseb-{env.state.env_id}-AWSEBLoa",),
+            "application": (f"arn:aws:elasticloadbalancing:{self.region}:{ACCOUNT}:loadbalancer/app/{suffix}",),
+            "network": (f"arn:aws:elasticloadbalancing:{self.region}:{ACCOUNT}:loadbalancer/net/{suffix}",),
+        }[env.lb_type]
         return EnvResources(instance_ids=ids, load_balancers=lbs)
+
+    @staticmethod
+    def _count(env: _Env) -> int:
+        if env.lb_type is None or env.failure:
+            return 0 if env.failure else 1
+        return int(env.options.get(("aws:autoscaling:asg", "MinSize"), "1"))
+
+    def instances_health(self, name: str) -> list[InstanceHealth]:
+        env = self._envs[name]
+        bad = env.state.health in ("Red", "Yellow")
+        causes = ("Instance has failed at least the UnhealthyThreshold number of health checks consecutively.",) if bad else ()
+        return [
+            InstanceHealth(i, rules.instance_type(env.options), env.state.health, env.state.health_status, causes)
+            for i in self.resources(name).instance_ids
+        ]
 
 
 def serve(fake: FakeBeanstalk, client) -> None:
-    """Answer a real boto3 ``elasticbeanstalk`` client's calls from ``fake``, in process.
+    """Answer a real boto3 ``elasticbeanstalk`` client's calls from ``fake`` (see :mod:`scaleperf.aws.fake_wire`)."""
+    from scaleperf.aws.fake_wire import serve as wire
 
-    botocore still builds and validates every request against the service model (as the Stubber does), so
-    the adapter's parameters are checked on every call while the fake plays the service."""
-    from botocore.awsrequest import AWSResponse
-    from botocore.exceptions import ClientError
-
-    def keep_params(params, context, **kwargs):
-        context["fake_eb_params"] = dict(params)
-
-    def answer(model, context, **kwargs):
-        p = context.get("fake_eb_params", {})
-        try:
-            body = _dispatch(fake, model.name, p)
-        except FakeEbError as exc:
-            code, _, message = str(exc).partition(": ")
-            raise ClientError({"Error": {"Code": code, "Message": message}}, model.name) from None
-        return AWSResponse(None, 200, {}, None), body
-
-    client.meta.events.register("before-parameter-build.elastic-beanstalk.*", keep_params)
-    client.meta.events.register("before-call.elastic-beanstalk.*", answer)
-
-
-def _env_dict(s: EnvState) -> dict:
-    return {
-        "EnvironmentName": s.name,
-        "EnvironmentId": s.env_id,
-        "ApplicationName": s.application,
-        "EnvironmentArn": s.arn,
-        "CNAME": s.cname,
-        "Status": s.status,
-        "Health": s.health,
-        "HealthStatus": s.health_status,
-        "VersionLabel": s.version_label,
-    }
-
-
-def _tags(p: dict) -> dict[str, str]:
-    return {t["Key"]: t["Value"] for t in p.get("Tags", [])}
-
-
-def _dispatch(fake: FakeBeanstalk, op: str, p: dict) -> dict:
-    if op == "ListAvailableSolutionStacks":
-        return {"SolutionStacks": fake.solution_stacks()}
-    if op == "CreateApplication":
-        fake.create_application(p["ApplicationName"], _tags(p))
-        return {
-            "Application": {"ApplicationName": p["ApplicationName"], "ApplicationArn": fake._apps[p["ApplicationName"]]["arn"]}
-        }
-    if op == "DeleteApplication":
-        fake.delete_application(p["ApplicationName"])
-        return {}
-    if op == "DescribeApplications":
-        return {"Applications": [{"ApplicationName": n, "ApplicationArn": a} for n, a in fake.applications()]}
-    if op == "CreateApplicationVersion":
-        src = p["SourceBundle"]
-        fake.create_application_version(
-            application=p["ApplicationName"], label=p["VersionLabel"], bucket=src["S3Bucket"], key=src["S3Key"], tags=_tags(p)
-        )
-        return {
-            "ApplicationVersion": {
-                "ApplicationName": p["ApplicationName"],
-                "VersionLabel": p["VersionLabel"],
-                "Status": "PROCESSED",
-            }
-        }
-    if op == "CreateEnvironment":
-        state = fake.create_environment(
-            application=p["ApplicationName"],
-            name=p["EnvironmentName"],
-            version=p["VersionLabel"],
-            stack=p["SolutionStackName"],
-            options=p.get("OptionSettings", []),
-            tags=_tags(p),
-        )
-        return _env_dict(state)
-    if op == "UpdateEnvironment":
-        return _env_dict(
-            fake.update_environment(name=p["EnvironmentName"], options=p.get("OptionSettings", []), version=p.get("VersionLabel"))
-        )
-    if op == "TerminateEnvironment":
-        fake.terminate_environment(p["EnvironmentName"])
-        return _env_dict(fake._envs[p["EnvironmentName"]].state)
-    if op == "DescribeEnvironments":
-        if p.get("EnvironmentNames"):
-            found = [fake.describe_environment(n) for n in p["EnvironmentNames"]]
-            return {"Environments": [_env_dict(s) for s in found if s is not None]}
-        return {"Environments": [_env_dict(s) for s in fake.environments()]}
-    if op == "DescribeEvents":
-        events = fake.events(p["EnvironmentName"], None)
-        start = p.get("StartTime")
-        events = [e for e in events if start is None or e.when >= start]  # the service includes StartTime itself
-        newest_first = sorted(events, key=lambda e: e.when, reverse=True)[: p.get("MaxRecords", 1000)]
-        return {"Events": [{"EventDate": e.when, "Severity": e.severity, "Message": e.message} for e in newest_first]}
-    if op == "DescribeEnvironmentResources":
-        r = fake.resources(p["EnvironmentName"])
-        return {
-            "EnvironmentResources": {
-                "EnvironmentName": p["EnvironmentName"],
-                "Instances": [{"Id": i} for i in r.instance_ids],
-                "LoadBalancers": [{"Name": lb} for lb in r.load_balancers],
-            }
-        }
-    if op == "ListTagsForResource":
-        tags = fake.tags(p["ResourceArn"])
-        return {"ResourceArn": p["ResourceArn"], "ResourceTags": [{"Key": k, "Value": v} for k, v in tags.items()]}
-    raise FakeEbError(f"InvalidAction: the fake does not implement {op}")
+    wire(fake, client)

@@ -9,15 +9,26 @@ tagged is reported and the sweep fails.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 
+from scaleperf.aws import groups
 from scaleperf.aws.cloud import Resource
 from scaleperf.aws.environment import TERMINATE_TIMEOUT_S, Waiter
 from scaleperf.errors import ScaleperfError
 
 log = logging.getLogger(__name__)
 
-ORDER = ("eb-environment", "ec2-instance", "rds-instance", "rds-snapshot", "eb-application", "security-group", "s3-object")
+ORDER = (
+    "eb-environment",
+    "ec2-instance",
+    "rds-instance",
+    "rds-snapshot",
+    "eb-application",
+    "security-group",
+    "s3-object",
+    "eb-bucket-object",
+)
 
 
 def find(cloud, run_id: str | None = None) -> list[Resource]:
@@ -26,7 +37,13 @@ def find(cloud, run_id: str | None = None) -> list[Resource]:
 
 
 def sweep(
-    cloud, run_id: str | None = None, *, say: Callable[[str], None] = log.info, waiter: Waiter | None = None
+    cloud,
+    run_id: str | None = None,
+    *,
+    say: Callable[[str], None] = log.info,
+    waiter: Waiter | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> list[Resource]:
     """Delete everything tagged with ``run_id``; returns what was deleted, raises if anything remains."""
     found = find(cloud, run_id)
@@ -36,6 +53,12 @@ def sweep(
     waiter = waiter or Waiter(cloud.eb, say)
     for kind in ORDER:
         batch = [r for r in found if r.kind == kind]
+        if kind == "security-group" and batch:  # rules between them first, then retries while interfaces linger
+            try:
+                groups.delete_groups(cloud, [r.ident for r in batch], say=say, clock=clock, sleep=sleep)
+            except Exception as exc:  # report and go on; the final listing decides success
+                say(f"could not delete the security groups: {exc}")
+            continue
         for r in batch:
             say(f"deleting {r}")
             try:

@@ -11,7 +11,8 @@ requests and ships them to the master with every worker report (``report_to_mast
 recorder merges them (``worker_report``), remapping names, groups and error kinds to its own tables.
 
 It also times every wait of a paced user (``TaskSet._sleep``): how late the user woke after its wait was
-due. That lag is the load generator's coordinated-omission signal.
+due, and when it woke. That lag is the load generator's coordinated-omission signal; its times let analysis
+judge each window of a run on its own.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ class Recorder:
         self.errors: dict[str, int] = {"ok": 0}
         self.pending: list[Chunk] = []
         self.lag_ms = array("f")  # wake-up lag of paced waits, ms (4 bytes each)
+        self.lag_at = array("d")  # when each of those waits ended (epoch seconds), one per lag_ms
         self.paced_waits = 0
         self.total = 0
         self.workers: dict[str, dict] = {}  # worker id -> its latest report facts (master side)
@@ -174,6 +176,7 @@ class Recorder:
         chunks, self.pending = self.pending, []
         cols = {k: np.concatenate([c[k] for c in chunks]) if chunks else np.zeros(0, dtype=v) for k, v in COLUMNS.items()}
         lag, self.lag_ms = self.lag_ms, array("f")
+        lag_at, self.lag_at = self.lag_at, array("d")
         payload = {
             "cols": {k: v.tobytes() for k, v in cols.items()},
             "names": list(self.table(self.names)),
@@ -181,6 +184,7 @@ class Recorder:
             "groups": list(self.table(self.groups)),
             "errors": list(self.table(self.errors)),
             "lag_ms": lag.tobytes(),
+            "lag_at": lag_at.tobytes(),
             "paced_waits": self.paced_waits,
             "users": users,
             "pid": os.getpid(),
@@ -204,7 +208,12 @@ class Recorder:
             cols["group"] = groups[cols["group"]]
             cols["error"] = errors[cols["error"]]
             self.append(cols)
-        self.lag_ms.frombytes(payload.get("lag_ms", b""))
+        lags = array("f", payload.get("lag_ms", b""))
+        self.lag_ms.extend(lags)
+        at = array("d", payload.get("lag_at", b""))
+        if len(at) != len(lags):  # a worker of an earlier version: its lags are placed at the report's arrival
+            at = array("d", [time.time()] * len(lags))
+        self.lag_at.extend(at)
         self.paced_waits += payload.get("paced_waits", 0)
         facts = self.workers.setdefault(worker_id, {"requests": 0})
         facts.update({k: payload[k] for k in ("users", "pid", "host", "cpu_pct", "sent_at") if k in payload})
@@ -300,6 +309,7 @@ def _timed_sleep(self: TaskSet, seconds: float) -> None:
     if rec is not None and seconds and seconds > 0:
         rec.paced_waits += 1
         rec.lag_ms.append(max(0.0, (time.perf_counter() - started - seconds) * 1000.0))
+        rec.lag_at.append(time.time())
 
 
 _original_sleep = TaskSet._sleep

@@ -3,9 +3,11 @@
 * CPU of every generator process, once a second (psutil for processes on this machine, the workers' own
   reports for workers elsewhere). One Locust process is one gevent loop on one core: past ~90 % it queues
   its own requests and the latencies it measures grow with it.
-* Locust's ``cpu_warning`` events (its own 90 % check, every 10 s).
+* Locust's ``cpu_warning`` events (its own 90 % check, every 10 s), each with the second it came
+  (``cpu_warnings_at_s``).
 * Task lag: how late paced users woke after their wait was due (from the recorder). When the generator
-  falls behind its schedule, it offers less load than the profile says: coordinated omission.
+  falls behind its schedule, it offers less load than the profile says: coordinated omission. Kept per second
+  too (``lag_per_s``: waits, waits later than the limit, the latest), so analysis can judge each window.
 * Workers lost during the run: their users stopped generating load.
 * Each worker's own CPU, second by second (:mod:`scaleperf.load.workercpu`): any worker past 90 % is named.
 """
@@ -35,6 +37,7 @@ class GeneratorMonitor:
     def __init__(self, pids: Iterable[int] = ()) -> None:
         self._procs: dict[int, psutil.Process] = {}
         self.cpu_warnings = 0
+        self.cpu_warning_times: list[float] = []  # when each warning came (epoch seconds)
         for pid in pids:
             self.watch(pid)
 
@@ -48,6 +51,7 @@ class GeneratorMonitor:
 
     def on_cpu_warning(self, **_: object) -> None:
         self.cpu_warnings += 1
+        self.cpu_warning_times.append(time.time())
 
     def sample(self, remote: dict[str, dict] | None = None) -> float:
         """The busiest generator process's CPU (%) since the last call; remote workers count by their reports."""
@@ -79,8 +83,14 @@ def checks(
     lost_workers: list[str],
     worker_cpu_per_s: Mapping[str, list[float | None]] | None = None,
     worker_names: Mapping[str, str] | None = None,
+    lag_at_s: np.ndarray | None = None,
+    cpu_warnings_at_s: list[float] | None = None,
 ) -> dict:
-    """The result's ``checks``: figures, whether the generator saturated, and why."""
+    """The result's ``checks``: figures, whether the generator saturated, and why.
+
+    ``lag_at_s`` (seconds since the run's start, one per ``lag_ms``) and ``cpu_warnings_at_s`` place the task
+    lag and Locust's warnings in time: ``lag_per_s`` and ``cpu_warnings_at_s`` in the result.
+    """
     cpu = np.asarray(cpu_per_s, dtype=np.float64)
     cpu = cpu[np.isfinite(cpu)]
     lag = np.asarray(lag_ms, dtype=np.float64)
@@ -109,6 +119,26 @@ def checks(
         workers = summarise(worker_cpu_per_s, worker_names)
         reasons.extend(workers.pop("worker_cpu_reasons"))
         out.update(workers)
+    if lag_at_s is not None:
+        out["lag_per_s"] = lag_per_second(lag, np.asarray(lag_at_s, dtype=np.float64), len(cpu_per_s))
+    if cpu_warnings_at_s is not None:
+        out["cpu_warnings_at_s"] = [round(float(t), 1) for t in cpu_warnings_at_s]
     out["saturated"] = bool(reasons)
     out["reasons"] = reasons
     return out
+
+
+def lag_per_second(lag_ms: np.ndarray, at_s: np.ndarray, seconds: int = 0) -> dict:
+    """Task lag second by second: how many paced waits ended in each, how many of them woke later than
+    ``LAG_SATURATED_P99_MS`` (more than 1 % of a window's waits that late is a lag p99 above it), and the latest."""
+    lag = np.asarray(lag_ms, dtype=np.float64)
+    sec = np.floor(np.clip(np.asarray(at_s, dtype=np.float64), 0.0, None)).astype(np.int64)
+    n = max(int(seconds), int(sec.max()) + 1 if len(sec) else 0)
+    latest = np.zeros(n)
+    np.maximum.at(latest, sec, lag)
+    return {
+        "waits": np.bincount(sec, minlength=n).tolist(),
+        "late": np.bincount(sec[lag > LAG_SATURATED_P99_MS], minlength=n).tolist(),
+        "max_ms": [round(float(v), 1) for v in latest],
+        "late_above_ms": LAG_SATURATED_P99_MS,
+    }

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 from locust import LoadTestShape
 
 from scaleperf.profiles import LoadProfile, Segment
+from scaleperf.results import Phase
 
 if TYPE_CHECKING:
     from scaleperf.load.searching import LiveSearch
@@ -38,6 +39,10 @@ class ProfileShape(LoadTestShape):
         if self.search is not None and not self.search.done and self.segments:
             return self.segments[-1].users, self.segments[-1].rate
         return None
+
+    def phases(self) -> tuple[Phase, ...]:
+        """The labelled spans so far (a search's steps as it chose them)."""
+        return tuple(seg.phase for seg in self.segments)
 
     @property
     def running(self) -> bool:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from scaleperf import docmarkup
 from scaleperf import results as results_mod
 from scaleperf.analysis.verdict import (
     BETTER,
@@ -260,7 +261,7 @@ def methodology_section(runs: dict[str, list[RunResult]], analysis: Analysis) ->
             blocks += _doc_blocks(p.doc) or [Para("(no docstring)")]
             docs = p.action_docs or {k: v for k, v in p.task_docs.items() if v}
             if docs:
-                blocks.append(Bullets(tuple(f"`{k}`: {v.splitlines()[0]}" for k, v in docs.items() if v)))
+                blocks.append(Bullets(tuple(f"`{k}`: {docmarkup.plain(v).splitlines()[0]}" for k, v in docs.items() if v)))
     blocks.append(Heading(3, "How the load grows"))
     name, description, raw, recorded = methodology.recorded_profile(first.meta)
     items = (
@@ -293,7 +294,7 @@ def methodology_section(runs: dict[str, list[RunResult]], analysis: Analysis) ->
 def _doc_blocks(doc: str) -> list[Block]:
     """A docstring as paragraphs, its ``* item`` / ``- item`` lists as bullets."""
     out: list[Block] = []
-    for para in doc.strip().replace("``", "`").split("\n\n"):
+    for para in docmarkup.plain(doc.strip()).split("\n\n"):
         lines = [line.strip() for line in para.splitlines() if line.strip()]
         if not lines:
             continue
