@@ -154,7 +154,7 @@ class Segment:
 
 
 # ------------------------------------------------------------------------------------------- reading
-WHOLE_KEYS = ("users", "start", "step", "max_users")  # whole numbers of users
+WHOLE_KEYS = ("users", "start", "step", "max_users", "max_steps")  # whole numbers (of users, of steps)
 NUMBER_KEYS = ("rate", "duration_s", "warmup_s", "factor", "step_s")  # any number
 PROFILE_KEYS = ("description", "phases")
 
