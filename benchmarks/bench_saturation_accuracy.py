@@ -1,15 +1,18 @@
-"""How accurately scaleperf.analysis.saturation finds a known capacity.
+"""How accurately scaleperf finds a known capacity, with the fixed step ladder and with the saturation search.
 
 A local HTTP server of known capacity: WORKERS concurrent workers, each request holding one for
-SERVICE_S seconds, so the server completes at most WORKERS / SERVICE_S requests/s; requests beyond that
-wait in its queue.  Locust (a real subprocess, real HTTP on 127.0.0.1) drives it with a step load of
-users that each ask once per PACING_S; the raw samples become a RunResult with one ``step`` phase per
-step, and the saturation analysis runs on it.  Printed side by side: the known capacity, the detected
-saturation throughput, the highest sustained throughput and the USL ceiling, as ratios to the known
-capacity.  Exits 1 when the detected saturation throughput is more than TOLERANCE away from it.
+SERVICE_S seconds (FIFO), so the server completes at most WORKERS / SERVICE_S requests/s; requests beyond
+that wait in its queue.  scaleperf's engine (Locust in a child process, real HTTP on 127.0.0.1) drives it
+with users that each ask once per PACING_S from a random phase: a ramp, a plateau, then either a fixed
+ladder of steps (0.55x to 1.25x the capacity) or the saturation search (growth by 25 %, bisection to 5 %).
+The saturation analysis runs on each run.  Printed side by side, as ratios to the known capacity: the
+SLO-compliant point (the highest step where every SLO held and throughput tracked the load) and the highest
+sustained throughput, with the steps each needed and the seconds it took.  Exits 1 when a sustained
+throughput is more than TOLERANCE away from the capacity.
 
-    .venv/bin/python benchmarks/bench_saturation_accuracy.py                  # scaleperf.load.run, about 100 s
-    .venv/bin/python benchmarks/bench_saturation_accuracy.py --driver locust  # plain locust subprocess
+    .venv/bin/python benchmarks/bench_saturation_accuracy.py                       # ladder and search, about 4 min
+    .venv/bin/python benchmarks/bench_saturation_accuracy.py --workers 4 --service-ms 20 --slo-p95-ms 250
+    .venv/bin/python benchmarks/bench_saturation_accuracy.py --driver locust       # plain locust subprocess, ladder
 """
 
 from __future__ import annotations
@@ -35,12 +38,11 @@ from scaleperf.results import SAMPLE_DTYPES, Phase, RunResult, Samples
 WORKERS = 4  # concurrent workers of the known-capacity server
 SERVICE_S = 0.05  # seconds each request holds a worker: capacity WORKERS / SERVICE_S = 80 req/s
 PACING_S = 1.0  # each Locust user starts one request per this many seconds, from a random phase
-STEP_USERS = tuple(range(44, 101, 8))  # users per step, 44 .. 100: offered 0.55x .. 1.25x the capacity
 STEP_S = 12.0  # seconds per step
 WARMUP_S = 4.0  # leading seconds of each step the analysis discards
 TOLERANCE = 0.10  # the detected saturation throughput must be within this fraction of the capacity
 SLO_P95 = f"< {4 * SERVICE_S * 1000:.0f} ms"  # a latency SLO of four service times
-RUN_TIMEOUT_S = 60 + STEP_S * len(STEP_USERS)  # kill Locust if it runs this long
+RUN_TIMEOUT_S = 60 + STEP_S * 14  # kill a run that goes this long (a ramp, a plateau and at most 12 steps)
 
 LOCUSTFILE = """
 import os, random, time
@@ -109,11 +111,20 @@ monkey.patch_all()
 import sys
 from scaleperf import load
 
-url, locustfile, out_dir, start, step, last, step_s, warmup_s = sys.argv[1:9]
-profile = load.profile_from_dict("bench-steps", {"phases": [{
-    "kind": "steps", "start": int(start), "step": int(step), "max_users": int(last),
-    "step_s": float(step_s), "warmup_s": float(warmup_s), "rate": 200.0}]})
-load.run(url, locustfile, profile, out_dir=out_dir, meta={"config": "known-capacity", "replicate": 1}, progress=False)
+from scaleperf.search import LatencyLimit, StepCriteria
+
+url, locustfile, out_dir, start, step, last, step_s, warmup_s, search, slo_ms = sys.argv[1:11]
+phases = [{"kind": "ramp", "users": int(start) // 2, "rate": 200.0}, {"kind": "plateau", "duration_s": float(step_s)}]
+if search == "search":
+    phases.append({"kind": "search", "start": int(start), "factor": 1.25, "precision": 0.05, "max_users": int(last) * 4,
+                   "max_steps": 12, "step_s": float(step_s), "warmup_s": float(warmup_s), "rate": 200.0})
+else:
+    phases.append({"kind": "steps", "start": int(start), "step": int(step), "max_users": int(last),
+                   "step_s": float(step_s), "warmup_s": float(warmup_s), "rate": 200.0})
+profile = load.profile_from_dict("bench-" + search, {"phases": phases})
+criteria = StepCriteria(latency=(LatencyLimit("all", 95, float(slo_ms)),), max_error_rate=0.01, tracking_floor=0.9)
+load.run(url, locustfile, profile, out_dir=out_dir, meta={"config": "known-capacity", "replicate": 1}, progress=False,
+         step_criteria=criteria)
 """
 
 
@@ -150,13 +161,13 @@ def free_port() -> int:
 
 
 # ---------------------------------------------------------------------------------------- the run
-def run_steps(base_url: str, workdir: Path) -> tuple[dict[str, np.ndarray], np.ndarray]:
+def run_steps(base_url: str, workdir: Path, steps: tuple[int, ...]) -> tuple[dict[str, np.ndarray], np.ndarray]:
     """Run Locust headless against ``base_url``; return its raw samples and its per-second CPU percent."""
     (workdir / "lf.py").write_text(LOCUSTFILE + DIRECT_ADDITIONS)
     out = workdir / "samples.npz"
     env = dict(
         os.environ,
-        BENCH_STEPS=json.dumps(list(STEP_USERS)),
+        BENCH_STEPS=json.dumps(list(steps)),
         BENCH_STEP_S=str(STEP_S),
         BENCH_PACING=str(PACING_S),
         BENCH_OUT=str(out),
@@ -187,21 +198,30 @@ def run_steps(base_url: str, workdir: Path) -> tuple[dict[str, np.ndarray], np.n
         return {k: z[k] for k in z.files}, np.asarray(cpu)
 
 
-def run_engine(base_url: str, workdir: Path) -> RunResult:
-    """Run the step load with scaleperf's own engine (scaleperf.load.run) in a child process; load its run directory."""
+def ladder(capacity: float) -> tuple[int, ...]:
+    """Users per step of the fixed ladder: 0.55x .. 1.25x the capacity, eight steps."""
+    users = capacity * PACING_S
+    return tuple(round(users * f) for f in np.linspace(0.55, 1.25, 8))
+
+
+def run_engine(base_url: str, workdir: Path, mode: str, capacity: float, slo_ms: float) -> RunResult:
+    """Run the load with scaleperf's own engine (scaleperf.load.run) in a child process; load its run directory.
+
+    ``mode``: "ladder" (fixed steps from 0.55x to 1.25x the capacity) or "search" (the saturation search from
+    0.55x, 25 % growth, bisected to 5 %)."""
     (workdir / "lf.py").write_text(LOCUSTFILE)
-    out = workdir / "run"
-    step = STEP_USERS[1] - STEP_USERS[0]
-    cmd = [sys.executable, "-c", ENGINE_DRIVER, base_url, str(workdir / "lf.py"), str(out), str(STEP_USERS[0]), str(step)]
-    cmd += [str(STEP_USERS[-1]), str(STEP_S), str(WARMUP_S)]
+    out = workdir / f"run-{mode}"
+    steps = ladder(capacity)
+    cmd = [sys.executable, "-c", ENGINE_DRIVER, base_url, str(workdir / "lf.py"), str(out), str(steps[0])]
+    cmd += [str(steps[1] - steps[0]), str(steps[-1]), str(STEP_S), str(WARMUP_S), mode, str(slo_ms)]
     env = dict(os.environ, BENCH_PACING=str(PACING_S))
-    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S * 2)
     if done.returncode != 0:
         raise SystemExit(f"scaleperf.load.run failed (rc {done.returncode}): {done.stderr[-2000:]}")
     return results.load(out)
 
 
-def to_result(raw: dict[str, np.ndarray], cpu: np.ndarray) -> RunResult:
+def to_result(raw: dict[str, np.ndarray], cpu: np.ndarray, steps: tuple[int, ...]) -> RunResult:
     n = len(raw["t"])
     order = np.argsort(raw["t"])
     samples = Samples(
@@ -225,7 +245,7 @@ def to_result(raw: dict[str, np.ndarray], cpu: np.ndarray) -> RunResult:
             deploy_users=u,
             warmup_s=WARMUP_S,
         )
-        for i, u in enumerate(STEP_USERS)
+        for i, u in enumerate(steps)
     )
     seconds = np.arange(len(cpu), dtype=np.float64)
     gen_cpu_p95 = float(np.percentile(cpu, 95)) if len(cpu) else 0.0
@@ -238,63 +258,86 @@ def to_result(raw: dict[str, np.ndarray], cpu: np.ndarray) -> RunResult:
     )
 
 
+def report(label: str, result: RunResult, capacity: float, slo_ms: float, elapsed: float) -> dict:
+    slos = [
+        slo.parse_threshold("bench", "local", "all.p95", f"< {slo_ms:g} ms"),
+        slo.parse_threshold("bench", "local", "all.error_rate", "< 1 %"),
+    ]
+    v = saturation.find(result, slos)
+    print(f"\n== {label}: generator saturated: {result.generator_saturated} {result.checks.get('reasons') or ''}")
+    print(f"{'step':>8} {'users':>6} {'offered':>8} {'achieved':>9} {'tracking':>9} {'p95 ms':>8} {'gen cpu':>8}  holds")
+    for st in sorted(v.steps, key=lambda st: st.window[0]):
+        gen = f"{st.gen_cpu_p95_pct:.0f} %" if st.gen_cpu_p95_pct is not None else "n/a"
+        row = f"{st.label:>8} {st.users:>6} {st.offered_rps:>8.1f} {st.achieved_rps:>9.1f} {st.tracking:>9.2f} {st.p95_ms:>8.1f}"
+        print(f"{row} {gen:>8}  {st.holds}")
+    print(f"verdict: {v.result}, {v.outcome}: {v.reason}")
+    search = result.meta.get("search")
+    if search:
+        print(f"search: {search['result']}")
+    detected = v.rps if v.rps is not None else float("nan")
+    sustained = v.capacity_rps if v.capacity_rps else float("nan")
+    print(f"run took {elapsed:.0f} s, {len(result.samples)} requests, {len(v.steps)} steps")
+    return {
+        "label": label,
+        "slo_point": detected / capacity,
+        "sustained": sustained / capacity,
+        "seconds": elapsed,
+        "steps": len(v.steps),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--serve", nargs=3, metavar=("PORT", "WORKERS", "SERVICE_S"), help=argparse.SUPPRESS)
     parser.add_argument(
         "--driver",
-        choices=("engine", "locust"),
-        default="engine",
-        help="engine: scaleperf.load.run (default); locust: a plain locust subprocess with its own sample dump",
+        choices=("both", "ladder", "search", "locust"),
+        default="both",
+        help="both: the fixed ladder and the saturation search side by side, through scaleperf.load.run (default); "
+        "locust: a plain locust subprocess with its own sample dump, on the ladder",
     )
+    parser.add_argument("--workers", type=int, default=WORKERS, help="concurrent workers of the known-capacity server")
+    parser.add_argument("--service-ms", type=float, default=SERVICE_S * 1000, help="milliseconds each request holds a worker")
+    parser.add_argument("--slo-p95-ms", type=float, default=None, help="the p95 SLO (default: four service times)")
     args = parser.parse_args()
     if args.serve:
         port, workers, service = args.serve
         asyncio.run(_serve(int(port), int(workers), float(service)))
         return 0
 
-    capacity = WORKERS / SERVICE_S
+    service_s = args.service_ms / 1000
+    capacity = args.workers / service_s
+    slo_ms = args.slo_p95_ms if args.slo_p95_ms is not None else 4 * args.service_ms
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, __file__, "--serve", str(port), str(WORKERS), str(SERVICE_S)], stdout=subprocess.PIPE, text=True
+        [sys.executable, __file__, "--serve", str(port), str(args.workers), str(service_s)], stdout=subprocess.PIPE, text=True
     )
+    rows = []
     try:
         if server.stdout.readline().strip() != "ready":
             raise SystemExit("the known-capacity server did not start")
-        started = time.monotonic()
-        with tempfile.TemporaryDirectory(prefix="bench-saturation-") as tmp:
-            if args.driver == "engine":
-                result = run_engine(f"http://127.0.0.1:{port}", Path(tmp))
-            else:
-                result = to_result(*run_steps(f"http://127.0.0.1:{port}", Path(tmp)))
-        elapsed = time.monotonic() - started
+        print(
+            f"known capacity: {args.workers} workers x {args.service_ms:g} ms = {capacity:.1f} req/s; SLO all.p95 < {slo_ms:g} ms"
+        )
+        modes = ("ladder", "search") if args.driver == "both" else (args.driver,)
+        for mode in modes:
+            started = time.monotonic()
+            with tempfile.TemporaryDirectory(prefix="bench-saturation-") as tmp:
+                if mode == "locust":
+                    steps = ladder(capacity)
+                    result = to_result(*run_steps(f"http://127.0.0.1:{port}", Path(tmp), steps), steps)
+                else:
+                    result = run_engine(f"http://127.0.0.1:{port}", Path(tmp), mode, capacity, slo_ms)
+            rows.append(report(mode, result, capacity, slo_ms, time.monotonic() - started))
     finally:
         server.terminate()
         server.wait(timeout=10)
 
-    slos = [
-        slo.parse_threshold("bench", "local", "all.p95", SLO_P95),
-        slo.parse_threshold("bench", "local", "all.error_rate", "< 1 %"),
-    ]
-    v = saturation.find(result, slos)
-    print(f"driver: {args.driver}; generator saturated: {result.generator_saturated} {result.checks.get('reasons') or ''}")
-    print(f"known capacity: {WORKERS} workers x {SERVICE_S * 1000:.0f} ms = {capacity:.1f} req/s; SLO all.p95 {SLO_P95}")
-    print(f"{'step':>8} {'users':>6} {'offered':>8} {'achieved':>9} {'tracking':>9} {'p95 ms':>8} {'gen cpu':>8}  holds")
-    for s in v.steps:
-        gen = f"{s.gen_cpu_p95_pct:.0f} %" if s.gen_cpu_p95_pct is not None else "n/a"
-        row = f"{s.label:>8} {s.users:>6} {s.offered_rps:>8.1f} {s.achieved_rps:>9.1f} {s.tracking:>9.2f} {s.p95_ms:>8.1f}"
-        print(f"{row} {gen:>8}  {s.holds}")
-    print(f"verdict: {v.result}, {v.outcome}: {v.reason}")
-    detected = v.rps if v.rps is not None else float("nan")
-    print(f"detected saturation throughput / capacity = {detected / capacity:.3f}   ({detected:.1f} / {capacity:.1f} req/s)")
-    print(f"highest sustained throughput / capacity  = {v.capacity_rps / capacity:.3f}" if v.capacity_rps else "no throughput")
-    if v.usl and v.usl.ceiling_rps:
-        print(f"USL ceiling lam/sigma / capacity         = {v.usl.ceiling_rps / capacity:.3f}  (R^2 {v.usl.r_squared:.3f})")
-    if v.usl and v.usl.peak_users:
-        print(f"USL peak: {v.usl.peak_users:.0f} users, {v.usl.peak_rps:.1f} req/s")
-    print(f"knee: {v.knee_users} users; run took {elapsed:.0f} s, {len(result.samples)} requests")
-    ok = abs(detected / capacity - 1) <= TOLERANCE
-    print(f"within {TOLERANCE:.0%}: {'yes' if ok else 'NO'}")
+    print(f"\n{'driver':>8} {'SLO point / capacity':>21} {'sustained / capacity':>21} {'steps':>6} {'seconds':>8}")
+    for r in rows:
+        print(f"{r['label']:>8} {r['slo_point']:>21.3f} {r['sustained']:>21.3f} {r['steps']:>6} {r['seconds']:>8.0f}")
+    ok = all(abs(r["sustained"] - 1) <= TOLERANCE for r in rows)
+    print(f"highest sustained throughput within {TOLERANCE:.0%} of the capacity: {'yes' if ok else 'NO'}")
     return 0 if ok else 1
 
 

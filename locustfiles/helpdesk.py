@@ -417,7 +417,11 @@ class HelpdeskUser(FastHttpUser):
 
     def after_sign_in(self) -> None:
         now = time.monotonic()
-        self.next_poll_at = now  # the frontend polls right after login, then on its interval
+        # A page's polling timer runs from when the page loaded, and independent browsers load at independent
+        # times: the first poll comes at a uniformly random point of the first interval. Polling at the instant
+        # of login would put the users of one load step, whose logins finish together behind bcrypt, in
+        # lockstep: a burst every interval that no audience of separate browsers makes.
+        self.next_poll_at = now + self.rng.uniform(0.0, POLL_INTERVAL_S)
         if self.persona.think_s is not None:
             self.next_action_at = now + self.rng.uniform(*self.persona.think_s)
 

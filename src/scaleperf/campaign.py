@@ -24,6 +24,7 @@ from scaleperf.configs import ScalingConfig
 from scaleperf.errors import ScaleperfError
 from scaleperf.providers.base import Deployment, Provider
 from scaleperf.results import RunResult, run_dir
+from scaleperf.search import LatencyLimit, StepCriteria
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +162,7 @@ class Campaign:
         from scaleperf import load  # the only module that imports locust; loaded when load is first needed
 
         profile = load.load_profile(self.settings.profile)
+        criteria = step_criteria(self.provider.name) if profile.has_search else None
         for replicate in range(1, self.settings.replicates + 1):
             for config in configs:
                 if config.name in self._failures:
@@ -197,9 +199,29 @@ class Campaign:
                             master_bind=self.settings.master_bind,
                             master_port=self.settings.master_port,
                             progress=self.settings.progress,
+                            step_criteria=criteria,
                         )
                 except Exception as exc:  # anything, on AWS an hour and money per try: this configuration is done
                     self._fail(config, tag, exc)
                     self.close_deployment()
                     continue
                 self._results.setdefault(config.name, []).append(result)
+
+
+def step_criteria(provider: str) -> StepCriteria:
+    """What a saturation search's step must hold: the provider's latency percentile and error-rate SLOs (as
+    the saturation analysis judges steps), and throughput tracking the offered load."""
+    from scaleperf.analysis import saturation, slo
+
+    slos = slo.load_slos(None, provider)
+    latency = tuple(
+        LatencyLimit(group=s.group, percentile=slo.LATENCY_METRICS[s.metric], limit_ms=s.threshold)
+        for s in slos
+        if s.latency and slo.LATENCY_METRICS.get(s.metric) is not None and s.op in ("<", "<=")
+    )
+    error_limits = [s.threshold for s in slos if s.metric == "error_rate" and s.op in ("<", "<=")]
+    return StepCriteria(
+        latency=latency,
+        max_error_rate=min(error_limits) if error_limits else StepCriteria().max_error_rate,
+        tracking_floor=saturation.TRACKING_FLOOR,
+    )

@@ -18,7 +18,8 @@ from scaleperf.results import Phase
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "profiles.toml"  # the repository's profiles
 MIN_SPAWN_RATE = 0.05  # users per second; a heavily scaled-down ramp still moves
-KINDS = ("ramp", "plateau", "steps")
+KINDS = ("ramp", "plateau", "steps", "search")
+SEARCH = "search"  # a saturation search: its steps are chosen while the run goes (scaleperf.search)
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class PhaseSpec:
     factor: float = 0.0  # steps: each step's users are this multiple of the last (geometric steps), instead of step
     max_users: int = 0  # steps: users of the last step
     step_s: float = 0.0  # steps: seconds per step
+    precision: float = 0.0  # search: stop once the highest held and lowest broken step are this close (0.10: 10 %)
+    max_steps: int = 0  # search: at most this many steps
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,11 @@ class LoadProfile:
     @property
     def duration_s(self) -> float:
         return self.phases(1.0)[-1].end_s
+
+    @property
+    def has_search(self) -> bool:
+        """Whether the profile ends with a saturation search (its steps are chosen while it runs)."""
+        return any(s.kind == SEARCH for s in self.phases_spec)
 
     @property
     def max_deploy_users(self) -> int:
@@ -87,7 +95,10 @@ class LoadProfile:
                 )
                 t, users = t + spec.duration_s, held
             else:
-                for i, step_users in enumerate(step_levels(spec), start=1):
+                levels = step_levels(spec)
+                if spec.kind == SEARCH:  # planned as its longest: max_steps steps (the run records what it chose)
+                    levels = (levels + [levels[-1]] * spec.max_steps)[: spec.max_steps]
+                for i, step_users in enumerate(levels, start=1):
                     seg = Segment(
                         "step",
                         f"step {i}",
@@ -143,7 +154,7 @@ class Segment:
 
 
 # ------------------------------------------------------------------------------------------- reading
-WHOLE_KEYS = ("users", "start", "step", "max_users")  # whole numbers of users
+WHOLE_KEYS = ("users", "start", "step", "max_users", "max_steps")  # whole numbers (of users, of steps)
 NUMBER_KEYS = ("rate", "duration_s", "warmup_s", "factor", "step_s")  # any number
 PROFILE_KEYS = ("description", "phases")
 
@@ -194,12 +205,19 @@ def _spec(profile: str, index: int, raw: object, source: Path) -> PhaseSpec:
         raise ScaleperfError(f"{where}.users: a ramp needs users (the users to reach)")
     if kind == "plateau" and spec.duration_s <= 0:
         raise ScaleperfError(f"{where}.duration_s: a plateau needs duration_s above 0")
-    if kind == "steps" and not (spec.step_s > 0 and spec.max_users >= spec.start > 0):
-        raise ScaleperfError(f"{where}: steps need start > 0, step_s > 0 and max_users >= start")
+    if kind in ("steps", SEARCH) and not (spec.step_s > 0 and spec.max_users >= spec.start > 0):
+        raise ScaleperfError(f"{where}: {kind} needs start > 0, step_s > 0 and max_users >= start")
     if kind == "steps" and (spec.step > 0) == (spec.factor > 0):
         raise ScaleperfError(f"{where}: steps need either step (users added per step) or factor (above 1), not both")
-    if kind == "steps" and spec.factor and spec.factor <= 1:
+    if kind in ("steps", SEARCH) and spec.factor and spec.factor <= 1:
         raise ScaleperfError(f"{where}.factor: factor must be above 1 (each step larger than the last)")
+    if kind == SEARCH and not (spec.factor > 1 and 0 < spec.precision < 1 and spec.max_steps >= 2 and spec.step == 0):
+        raise ScaleperfError(
+            f"{where}: a search needs factor (above 1: how fast it grows), precision (between 0 and 1: how close the "
+            "bracket must get, 0.1 for 10 %) and max_steps (2 or more), and no step"
+        )
+    if kind == SEARCH and spec.warmup_s >= spec.step_s:
+        raise ScaleperfError(f"{where}.warmup_s: must be shorter than step_s, or no part of a step is judged")
     return spec
 
 
@@ -218,6 +236,8 @@ def profile_from_dict(name: str, raw: dict, source: Path | str = "<profile>") ->
     if not isinstance(phases, list) or not phases:
         raise ScaleperfError(f"{where}.phases: the profile has no phases; add [[profiles.{name}.phases]] tables")
     specs = tuple(_spec(name, i, p, source) for i, p in enumerate(phases))
+    if any(s.kind == SEARCH for s in specs[:-1]):
+        raise ScaleperfError(f"{where}.phases: a search must be the last phase (it decides when the run ends)")
     return LoadProfile(name=name, phases_spec=specs, description=str(raw.get("description", "")))
 
 

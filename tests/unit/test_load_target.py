@@ -42,6 +42,14 @@ def lognormal_quantile(q: float, median_ms: float, sigma: float) -> float:
 
 
 _TASKS: set[asyncio.Future] = set()  # answers in progress (held so they are not garbage-collected)
+QUEUE_WORKERS = 2  # /queue serves this many requests at a time; the rest wait in line
+_QUEUE: list[asyncio.Semaphore] = []
+
+
+def _queue() -> asyncio.Semaphore:
+    if not _QUEUE:
+        _QUEUE.append(asyncio.Semaphore(QUEUE_WORKERS))
+    return _QUEUE[0]
 
 
 class _Server(asyncio.Protocol):
@@ -87,6 +95,10 @@ class _Server(asyncio.Protocol):
         elif path == "/fixed":
             ms = float(dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("ms", "0"))
             await asyncio.get_running_loop().run_in_executor(self.pool, time.sleep, ms / 1000.0)
+        elif path == "/queue":  # a known capacity: QUEUE_WORKERS at a time, each held ms milliseconds (FIFO)
+            ms = float(dict(p.split("=", 1) for p in query.split("&") if "=" in p).get("ms", "0"))
+            async with _queue():
+                await asyncio.sleep(ms / 1000.0)
         elif path == "/flaky":
             _Server.flaky += 1
             if _Server.flaky % FLAKY_EVERY == 0:

@@ -218,6 +218,7 @@ CLI_TIMEOUT_S = 60.0
 @pytest.mark.slow
 def test_plain_locust_command_line_runs_the_file_unchanged():
     env = {**os.environ, "HELPDESK_WEIGHTS": "IdleUser=1,NewUser=1,ActiveUser=0,ExpertUser=0", "HELPDESK_MAX_USERS": "50"}
+    env["HELPDESK_POLL_INTERVAL"] = "1"  # every browser polls within the short run, whatever its phase
     with running("ok") as url:
         cmd = [sys.executable, "-m", "locust", "-f", str(LOCUSTFILE), "--host", url, "--headless"]
         cmd += ["-u", "4", "-r", "4", "-t", f"{CLI_SECONDS}s", "--json", "--only-summary"]

@@ -119,7 +119,8 @@ def knee(users: np.ndarray, rps: np.ndarray) -> float | None:
 
 def _steps(result: RunResult, slos: list[slo_mod.Slo]) -> tuple[list[StepStat], list[tuple[str, ...]], dict]:
     """Each step's figures, the load generator's problems on each step (empty: trusted), and the offered-load basis."""
-    phases = sorted(result.phases_of(STEP), key=lambda p: p.start_s)
+    # by load, not time: a saturation search steps back down to bisect, a ladder's order is the same either way
+    phases = sorted(result.phases_of(STEP), key=lambda p: (p.deploy_users, p.start_s))
     judged = [s for s in slos if s.metric != "throughput"]  # plateau throughput floors do not apply to steps
     samples = result.samples
     done = _completions(result)

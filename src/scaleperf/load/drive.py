@@ -16,6 +16,7 @@ from scaleperf import results
 from scaleperf.load import recorder as rec_mod
 from scaleperf.load.progress import Progress
 from scaleperf.load.selfcheck import GeneratorMonitor, checks
+from scaleperf.load.shape import ProfileShape
 from scaleperf.load.signals import SignalForwarder
 from scaleperf.load.workercpu import WorkerCpu, heartbeats_of
 from scaleperf.load.workers import LocalWorkers, worker_names
@@ -24,6 +25,7 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0  # the engine samples users and CPU once a second
 FLUSH_INTERVAL_S = 10.0  # buffered samples and meta.json are written at least this often
+SEARCH_FLUSH_S = 3.0  # during a saturation search, buffered samples reach its judge at least this often
 END_GRACE_S = 5.0  # a run still going this long after its profile ended is stopped
 PROGRESS_WINDOW_S = 5.0  # progress shows requests/s and p95 over this many recent seconds
 
@@ -66,7 +68,7 @@ def drive(
     runner: Runner,
     recorder: rec_mod.Recorder,
     monitor: GeneratorMonitor,
-    phases: tuple[results.Phase, ...],
+    shape: ProfileShape,
     scale: float,
     t0: float,
     tally: Tally,
@@ -75,9 +77,9 @@ def drive(
     write_meta: Callable[[bool], None],
     signals: SignalForwarder,
 ) -> None:
-    """Sample once a second until the profile ends (or the runner stops)."""
-    end = phases[-1].end_s
-    last_flush = time.monotonic()
+    """Sample once a second until the profile ends (or the runner stops); a saturation search chooses its
+    next step here."""
+    last_flush = last_spill = time.monotonic()
     known_dead: set[int] = set()
     missing_seen: set[str] = set()
     while True:
@@ -85,6 +87,13 @@ def drive(
         gevent.sleep(max(t0 + second + TICK_S - time.time(), 0.0))
         signals.check()
         elapsed = time.time() - t0
+        if shape.search is not None:
+            if time.monotonic() - last_spill >= SEARCH_FLUSH_S or elapsed >= shape.search.current.end_s - TICK_S:
+                recorder.spill()  # the judge sees the step's requests as they come
+                last_spill = time.monotonic()
+            shape.search.advance(elapsed)
+        phases = shape.phases()
+        end = phases[-1].end_s
         users = int(runner.user_count)
         phase = phase_at(phases, second)
         tally.users_per_s.append(users)
@@ -119,5 +128,5 @@ def drive(
             errors=failed_total + recorder.sink.failures if recorder.sink else failed_total,
         )
         stopped = runner.state in (STATE_STOPPED, STATE_STOPPING) and elapsed > 1.0
-        if stopped or elapsed >= end + END_GRACE_S:
+        if stopped or (elapsed >= end + END_GRACE_S and not shape.running):
             return

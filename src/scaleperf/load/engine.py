@@ -38,6 +38,7 @@ from scaleperf.load.locustfile import own_listeners, user_classes
 from scaleperf.load.metadata import locust_own, software
 from scaleperf.load.preflight import preflight
 from scaleperf.load.progress import Progress
+from scaleperf.load.searching import LiveSearch
 from scaleperf.load.selfcheck import GeneratorMonitor
 from scaleperf.load.series import per_second
 from scaleperf.load.shape import ProfileShape
@@ -47,6 +48,7 @@ from scaleperf.load.sink import samples as read_samples
 from scaleperf.load.stop import stop
 from scaleperf.load.workers import LocalWorkers, free_port, joined_count, wait_for_workers
 from scaleperf.profiles import LoadProfile
+from scaleperf.search import StepCriteria
 
 log = logging.getLogger(__name__)
 
@@ -69,12 +71,15 @@ def run(
     master_bind: str = "127.0.0.1",
     master_port: int | None = None,
     progress: bool = True,
+    step_criteria: StepCriteria | None = None,
 ) -> results.RunResult:
     """Run ``profile`` from ``locustfile`` against ``base_url`` and return what it measured (see the module doc).
 
     ``master_port``: where the master listens for workers (default: Locust's 5557 when ``expect_workers``
     are to connect from elsewhere, else a free port). When ``deployment`` has a ``wait_for_workers(count_fn)``
     method (EC2 workers), it decides how long to wait for them to join, before the engine's own check.
+    ``step_criteria``: what a step of a saturation search must hold (a profile ending with a ``search`` phase);
+    without it, the error rate and throughput tracking only.
     """
     if workers < 0 or expect_workers < 0:
         raise ScaleperfError("workers and expect_workers must not be negative")
@@ -84,8 +89,12 @@ def run(
     classes = user_classes(locustfile)
     preflight(base_url)
     round_trip = roundtrip.measure(base_url)
-    phases = profile.phases(scale)
     shape = ProfileShape.of(profile, scale)
+    planned_end_s = profile.phases(scale)[-1].end_s  # a search's longest: it may end sooner
+
+    def phases_now() -> tuple[results.Phase, ...]:  # a search adds its steps as it goes
+        return shape.phases()
+
     writer = fresh_writer(Path(out_dir)) if out_dir is not None else None
     distributed = workers + expect_workers > 0
 
@@ -107,13 +116,15 @@ def run(
         "rtt_from": "the Locust master; the load came from workers elsewhere" if expect_workers else "the load generator",
     }
     recorder = rec_mod.Recorder()
+    if profile.has_search:
+        shape.search = LiveSearch(profile, shape.segments, scale, step_criteria, recorder.groups)
     monitor = GeneratorMonitor([os.getpid()])
     tally = Tally()
     local: LocalWorkers | None = None
     t0 = time.time()
-    sink = Sink(writer, t0)
+    sink = Sink(writer, t0, shape.search)
     recorder.sink = sink
-    report = Progress(phases[-1].end_s, enabled=progress)
+    report = Progress(planned_end_s, enabled=progress)
     interrupted: BaseException | None = None
 
     def write_meta(complete: bool) -> None:
@@ -121,7 +132,7 @@ def run(
             return
         snapshot = samples_header(recorder)
         partial_checks = tally.checks(recorder, monitor, distributed=distributed, t0=sink.t0)
-        writer.write_meta(meta={**run_meta, "complete": complete}, phases=phases, checks=partial_checks, samples=snapshot)
+        writer.write_meta(meta={**run_meta, "complete": complete}, phases=phases_now(), checks=partial_checks, samples=snapshot)
 
     with restored_event_handlers(own_listeners(locustfile)), SignalForwarder() as signals:
         opts = options(base_url, workers + expect_workers)
@@ -168,7 +179,7 @@ def run(
             run_meta["t0"] = t0
             write_meta(False)
             runner.start_shape()
-            drive(runner, recorder, monitor, phases, scale, t0, tally, local, report, write_meta, signals)
+            drive(runner, recorder, monitor, shape, scale, t0, tally, local, report, write_meta, signals)
         except BaseException as exc:
             interrupted = exc
             log.warning("load run interrupted (%s: %s); stopping and keeping what was measured", type(exc).__name__, exc)
@@ -192,6 +203,9 @@ def run(
             log.warning("target telemetry unavailable: %s", exc)
     write_meta(False)  # the tables as they ended, so the chunks on disk read back
     samples = read_samples(writer, sink, samples_header(recorder))
+    phases = phases_now()
+    if shape.search is not None:
+        run_meta["search"] = shape.search.facts()
     seconds = int(np.ceil(max(phases[-1].end_s, samples.t.max() + 1e-9 if len(samples) else 0.0)))
     series = per_second(
         samples,

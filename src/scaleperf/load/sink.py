@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from scaleperf import results
 from scaleperf.load import recorder as rec_mod
+
+if TYPE_CHECKING:
+    from scaleperf.load.searching import LiveSearch
 
 log = logging.getLogger(__name__)
 
@@ -16,8 +20,9 @@ log = logging.getLogger(__name__)
 class Sink:
     """Where full sample chunks go: the run directory (when there is one) or memory; times made relative."""
 
-    def __init__(self, writer: results.RunWriter | None, t0: float) -> None:
+    def __init__(self, writer: results.RunWriter | None, t0: float, search: LiveSearch | None = None) -> None:
         self.writer = writer
+        self.search = search  # a saturation search under way watches every chunk
         self.t0 = t0
         self.chunks: list[dict[str, np.ndarray]] = []
         self.failures = 0
@@ -28,6 +33,8 @@ class Sink:
         chunk["t"] = chunk["t"] - self.t0
         self.failures += int(np.count_nonzero(chunk["error"]))
         self.rows += len(chunk["t"])
+        if self.search is not None:
+            self.search.add(chunk)
         if self.writer is not None:
             self.writer.append_samples(chunk)
         else:

@@ -1,0 +1,176 @@
+"""A saturation search while the load runs: the engine's side of :mod:`scaleperf.search`.
+
+:class:`LiveSearch` owns the ``search`` phase of a profile. It watches the requests of the current step's
+judged window (the sink hands it every chunk of samples, with times relative to the run's start), asks the
+:class:`~scaleperf.search.StepJudge` once the step's time is up (or halfway, for a clear break), records the
+outcome in the :class:`~scaleperf.search.Bracket`, and appends the next step to the shape's segments. The
+per-user request rate that defines the offered load is measured on the plateau before the search, as the
+saturation analysis measures it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+
+import numpy as np
+
+from scaleperf.profiles import SEARCH, LoadProfile, PhaseSpec, Segment, local_users
+from scaleperf.search import BROKE, EARLY_FRACTION, OK, Bracket, StepCriteria, StepJudge, Window
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CRITERIA = StepCriteria()  # without SLOs: the error rate and throughput tracking only
+RECOVER = "recover"  # phase kind of the light stretch after a broken step (no analysis judges it)
+RECOVERY_LOAD = 0.5  # ... at this share of the highest step that held
+RECOVERY_SHARE = 0.25  # ... for this share of a step's warm-up (the next step's warm-up covers its new users' logins)
+MIN_RECOVERY_S = 5.0  # ... and at least this long
+
+
+class LiveSearch:
+    def __init__(
+        self,
+        profile: LoadProfile,
+        segments: list[Segment],
+        scale: float,
+        criteria: StepCriteria | None,
+        group_names: dict[str, int],
+    ) -> None:
+        specs = [s for s in profile.phases_spec if s.kind == SEARCH]
+        self.spec: PhaseSpec = specs[0]
+        self.scale = scale
+        # The segments before the search run as planned; the search ends the profile, and its planned segments
+        # (max_steps of them) give way to the steps it chooses, appended one by one.
+        del segments[len(segments) - self.spec.max_steps :]
+        self.segments = segments
+        self.start_s = segments[-1].end_s if segments else 0.0
+        self.bracket = Bracket(
+            start=self.spec.start,
+            factor=self.spec.factor,
+            precision=self.spec.precision,
+            max_users=self.spec.max_users,
+            max_steps=self.spec.max_steps,
+            scale=scale,
+        )
+        self.judge = StepJudge(criteria or DEFAULT_CRITERIA)
+        self.group_names = group_names  # the recorder's group table (name -> index), filled as requests arrive
+        plateau = [seg for seg in segments if seg.kind == "plateau"]
+        base = plateau[-1] if plateau else None
+        self.window = (base.start_s + base.warmup_s, base.end_s) if base else None
+        self.base_users = base.users if base else 0
+        self._rows: list[dict[str, np.ndarray]] = []
+        self.done = False
+        self.decisions: list[dict] = []
+        self._append(self.bracket.next_level(), self.start_s)
+
+    # -- samples ------------------------------------------------------------------------------------
+    def add(self, chunk: dict[str, np.ndarray]) -> None:
+        """A chunk of samples (times relative to the run's start): keep what the current window may need."""
+        if self.window is None or self.done:
+            return
+        done_at = chunk["t"] + chunk["latency_ms"].astype(np.float64) / 1000.0
+        keep = done_at >= self.window[0]
+        if keep.any():
+            self._rows.append({k: chunk[k][keep] for k in ("t", "latency_ms", "group", "error")})
+
+    def _window(self, w0: float, now: float) -> Window:
+        rows = self._rows
+        t = np.concatenate([r["t"] for r in rows]) if rows else np.zeros(0)
+        lat = np.concatenate([r["latency_ms"] for r in rows]).astype(np.float64) if rows else np.zeros(0)
+        group = np.concatenate([r["group"] for r in rows]) if rows else np.zeros(0, dtype=np.int64)
+        error = np.concatenate([r["error"] for r in rows]) if rows else np.zeros(0, dtype=np.int64)
+        done_at = t + lat / 1000.0
+        started = (t >= w0) & (t < now)
+        names = np.array(sorted(self.group_names, key=self.group_names.__getitem__) or [""], dtype=object)
+        return Window(
+            latency_ms=lat[started],
+            groups=names[np.clip(group[started], 0, len(names) - 1)] if started.any() else np.zeros(0, dtype=object),
+            failed=error[started] != 0,
+            completed=int(((done_at >= w0) & (done_at < now)).sum()),
+            seconds=max(now - w0, 0.0),
+        )
+
+    # -- the schedule -------------------------------------------------------------------------------
+    @property
+    def current(self) -> Segment:
+        return self.segments[-1]
+
+    def _append(self, deploy_users: int | None, at: float) -> None:
+        if deploy_users is None:
+            self.done = True
+            log.info("saturation search done: %s", self.bracket.describe())
+            return
+        n = sum(1 for seg in self.segments if seg.kind == "step") + 1
+        spec = self.spec
+        rate = max(spec.rate * self.scale, 0.05)
+        users = local_users(deploy_users, self.scale)
+        self.segments.append(Segment("step", f"step {n}", at, at + spec.step_s, deploy_users, users, rate, spec.warmup_s))
+        self.window = (at + spec.warmup_s, at + spec.step_s)
+        self._rows = []
+
+    def advance(self, now: float) -> None:
+        """Called about once a second with the seconds since the run's start."""
+        if self.done or now < self.start_s:
+            return
+        if self.judge.per_user_rps is None and self.base_users:
+            self._measure_base()
+        seg = self.current
+        w0 = seg.start_s + min(seg.warmup_s, seg.end_s - seg.start_s)
+        if now < w0:
+            return
+        final = now >= seg.end_s
+        early = (now - w0) >= EARLY_FRACTION * (seg.end_s - w0)
+        if not (final or early):
+            return
+        verdict = self.judge.judge(self._window(w0, min(now, seg.end_s)), seg.users, final)
+        if verdict.outcome == BROKE and (final or verdict.clear):
+            self._decide(seg, BROKE, verdict.reason, now)
+        elif final:
+            self._decide(seg, OK, verdict.reason, now)
+
+    def _decide(self, seg: Segment, outcome: str, reason: str, now: float) -> None:
+        end = min(now, seg.end_s)
+        if end < seg.end_s:  # broke beyond doubt: end the step here
+            self.segments[-1] = dataclasses.replace(seg, end_s=end)
+        self.bracket.record(seg.deploy_users, outcome)
+        decision = {"label": seg.label, "deploy_users": seg.deploy_users, "outcome": outcome, "reason": reason, "at_s": end}
+        self.decisions.append(decision)
+        log.info("%s (%d users): %s, %s", seg.label, seg.deploy_users, outcome, reason)
+        level = self.bracket.next_level()
+        if outcome == BROKE and level is not None:
+            end = self._recover(end)
+        self._append(level, end)
+
+    def _recover(self, at: float) -> float:
+        """After a broken step, a short stretch at a light load: the queue the broken step built drains before
+        the next (lower) step starts, instead of spilling into it. Its own phase kind, judged by nothing."""
+        held = self.bracket.highest_ok or self.spec.start
+        users = max(1, round(held * RECOVERY_LOAD))
+        n = sum(1 for seg in self.segments if seg.kind == RECOVER) + 1
+        rate = max(self.spec.rate * self.scale, 0.05)
+        seconds = max(self.spec.warmup_s * RECOVERY_SHARE, MIN_RECOVERY_S)
+        local = local_users(users, self.scale)
+        self.segments.append(Segment(RECOVER, f"recovery {n}", at, at + seconds, users, local, rate, seconds))
+        return at + seconds
+
+    def _measure_base(self) -> None:
+        if self.window is None or not self._rows:
+            return
+        w0, w1 = self.window
+        window = self._window(w0, w1)
+        if window.seconds > 0 and window.completed:
+            self.judge.per_user_rps = window.completed / window.seconds / self.base_users
+
+    def facts(self) -> dict:
+        """What the search did, for the run's metadata."""
+        return {
+            "precision": self.spec.precision,
+            "factor": self.spec.factor,
+            "per_user_rps": self.judge.per_user_rps,
+            "criteria": [limit.describe() for limit in self.judge.criteria.latency],
+            "max_error_rate": self.judge.criteria.max_error_rate,
+            "tracking_floor": self.judge.criteria.tracking_floor,
+            "steps": self.decisions,
+            "result": self.bracket.describe() if self.bracket.tried else "no step ran",
+            "finished": self.done,
+        }

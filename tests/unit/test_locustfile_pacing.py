@@ -1,0 +1,50 @@
+"""The locustfile's pacing: browsers that sign in together do not poll together.
+
+Users of one load step log in within a second or two of one another (their logins queue behind bcrypt and
+finish in a burst). Each browser's first poll comes at its own uniformly random point of the poll interval,
+so the polls of a step spread over the interval as those of independent browsers do.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from test_locustfile_contract import load_locustfile
+
+USERS = 400  # users signed in at one instant
+TENTHS = 10  # the poll interval in tenths
+
+
+def first_poll_offsets(monkeypatch, seed: str) -> tuple[np.ndarray, float]:
+    monkeypatch.setenv("HELPDESK_SEED", seed)
+    helpdesk = load_locustfile(f"helpdesk_locustfile_pacing_{seed}")
+    from locust.env import Environment
+
+    persona = type("IdleUser", (helpdesk.IdleUser,), {"host": "http://127.0.0.1:9"})
+    env = Environment(user_classes=[persona], host="http://127.0.0.1:9")
+    users = [persona(env) for _ in range(USERS)]
+    now = time.monotonic()
+    for user in users:
+        user.after_sign_in()
+    return np.array([u.next_poll_at - now for u in users]), helpdesk.POLL_INTERVAL_S
+
+
+def test_users_signed_in_together_poll_across_the_whole_interval(monkeypatch):
+    offsets, interval = first_poll_offsets(monkeypatch, "3")
+    assert interval > 0
+    assert offsets.min() >= -0.01 and offsets.max() <= interval + 0.05
+    per_tenth = np.histogram(offsets, bins=TENTHS, range=(0, interval))[0]
+    # Uniform phases put USERS / TENTHS = 40 in each tenth (binomial SD about 6); lockstep polling puts all 400
+    # in the first. The busiest tenth holds well under twice the quietest.
+    assert per_tenth.min() >= 15, per_tenth
+    assert per_tenth.max() <= 70, per_tenth
+
+
+def test_the_phases_follow_the_seed(monkeypatch):
+    a, _ = first_poll_offsets(monkeypatch, "5")
+    b, _ = first_poll_offsets(monkeypatch, "5")
+    c, _ = first_poll_offsets(monkeypatch, "6")
+    # Offsets are relative to slightly different instants: compare their order, which the seed alone fixes.
+    assert (np.argsort(a) == np.argsort(b)).all()
+    assert not (np.argsort(a) == np.argsort(c)).all()
