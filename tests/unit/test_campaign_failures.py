@@ -58,7 +58,7 @@ def runs(monkeypatch, tmp_path):
         return SimpleNamespace(base_url=base_url)
 
     monkeypatch.setattr(scaleperf.load, "run", run)
-    monkeypatch.setattr(scaleperf.load, "load_profile", lambda name: SimpleNamespace(name=name))
+    monkeypatch.setattr(scaleperf.load, "load_profile", lambda name: SimpleNamespace(name=name, has_search=False))
     return started
 
 
