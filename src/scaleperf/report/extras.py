@@ -158,10 +158,10 @@ def comparison_table(verdict: ComparisonVerdict) -> str:
         ),
         ("ratio a/b", tables.fmt(verdict.ratio, ".3f")),
         (
-            f"{verdict.confidence:.0%} CI of the ratio",
+            f"{verdict.confidence:.4g} CI of the ratio",
             "n/a" if ci is None else f"{tables.fmt(ci[0], '.3f')} to {tables.fmt(ci[1], '.3f')}",
         ),
-        ("Mann-Whitney p (Holm)", f"{tables.fmt(verdict.p_value, '.3g')} ({tables.fmt(verdict.p_holm, '.3g')})"),
+        ("Mann-Whitney p (family-adjusted)", f"{tables.fmt(verdict.p_value, '.3g')} ({tables.fmt(verdict.p_holm, '.3g')})"),
         ("Cliff's delta", tables.fmt(verdict.cliffs_delta, ".2f")),
         ("Kruskal-Wallis p, all configurations", tables.fmt(verdict.kruskal_p, ".3g")),
         ("minimum detectable effect", tables.fmt(None if verdict.mde is None else 100 * verdict.mde, ".0f", " %")),
