@@ -15,8 +15,6 @@ from __future__ import annotations
 import pytest
 
 INCONCLUSIVE_MODES = ("skip", "fail")
-MARKS = {"pass": "✓", "fail": "✗", "inconclusive": "?"}
-WIDTH = 100  # the summary's rule width
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -61,25 +59,6 @@ def settle(verdict, mode: str = "skip") -> None:
         pytest.skip(f"inconclusive: {verdict.reason}")
 
 
-def lines(stored) -> list[str]:
-    """The summary's lines: per configuration its SLOs and saturation point, then the comparisons, then the counts."""
-    out: list[str] = []
-    by_config: dict[str, list] = {}
-    for v in stored.verdicts:
-        if v.kind in ("slo", "saturation"):
-            by_config.setdefault(v.config, []).append(v)
-    for config, verdicts in by_config.items():
-        out.append(config)
-        out += [f"  {MARKS.get(v.outcome, ' ')} {v.outcome:<12} {v.reason}" for v in verdicts]
-    comparisons = [v for v in stored.verdicts if v.kind == "comparison"]
-    if comparisons:
-        out.append("comparisons")
-        out += [f"  {MARKS.get(v.outcome, ' ')} {v.outcome:<12} {v.reason}" for v in comparisons]
-    counts = {o: sum(v.outcome == o for v in stored.verdicts) for o in MARKS}
-    out.append(f"verdicts: {counts['pass']} passed, {counts['fail']} failed, {counts['inconclusive']} inconclusive")
-    return out
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
     from scaleperf.pytest_plugin import SETTINGS_KEY, _perf_selected
 
@@ -90,7 +69,7 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
     if not any(run_dir.glob("*/r*/meta.json")):
         return
     from scaleperf.errors import ScaleperfError
-    from scaleperf.report import store
+    from scaleperf.report import store, verdicts_text
 
     try:
         stored = store.ensure(run_dir, accept_unlimited=accept_unlimited(config))
@@ -98,6 +77,6 @@ def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Co
         terminalreporter.write_line(f"[scaleperf] verdicts not judged: {exc}")
         return
     terminalreporter.write_sep("=", f"scaleperf verdicts, run {settings.run_id}")
-    for line in lines(stored):
+    for line in verdicts_text.lines(stored):
         terminalreporter.write_line(line)
     terminalreporter.write_line(f"(from {stored.path}; inconclusive verdicts {inconclusive_mode(config)} their tests)")
