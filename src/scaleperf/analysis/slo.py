@@ -291,15 +291,20 @@ def judge(config: str, runs: list[RunResult], slos: list[Slo]) -> list[SloVerdic
             for p in per_replicate
         )
         excluded = "; ".join(f"{p['replicate']} left out: {p['excluded']}" for p in per_replicate if p["excluded"])
-        phases = " and ".join(slo.phases)
+        spans = ", ".join(f"{label} {a:.0f}-{b:.0f} s" for label, (a, b) in judged_windows(ordered[0], slo)) if ordered else ""
+        phases = f"{' and '.join(slo.phases)} ({spans})" if spans else " and ".join(slo.phases)
+        requests = "requests" if slo.group == "all" else f"{slo.group} requests"
         if not pools:
             outcome = INCONCLUSIVE
             reason = f"{subject}: inconclusive, no replicate to judge on ({excluded or 'no runs'})"
+        elif pool.n == 0:
+            outcome = INCONCLUSIVE
+            reason = f"{subject}: inconclusive, 0 {requests} on the {phases} of {len(pools)} replicate(s)"
         else:
             outcome = decide(slo, lo, hi)
             shown = (
                 f"measured {format_value(estimate, slo.unit)} ({interval_text(lo, hi, slo.unit)}) against "
-                f"{slo.op} {format_value(slo.threshold, slo.unit)} over {pool.n} requests on the {phases} of "
+                f"{slo.op} {format_value(slo.threshold, slo.unit)} over {pool.n} {requests} on the {phases} of "
                 f"{len(pools)} replicate{'s' if len(pools) != 1 else ''}"
             )
             if len(per_replicate) > 1:
