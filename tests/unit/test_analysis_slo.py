@@ -29,6 +29,7 @@ def make_run(
     group_of: Callable[[np.random.Generator, int], np.ndarray] | None = None,
     gen_cpu: Callable[[np.ndarray], np.ndarray] | None = None,
     checks: dict | None = None,
+    meta: dict | None = None,
 ) -> RunResult:
     """A run whose requests arrive uniformly at ``rps`` in each phase, latencies drawn by the given sampler.
 
@@ -74,7 +75,7 @@ def make_run(
         "p99_ms": p95 * 1.2,
         "gen_cpu_pct": np.full(end, 20.0) if gen_cpu is None else np.asarray(gen_cpu(secs), dtype=np.float64),
     }
-    meta = {"config": config, "replicate": replicate, "scale": scale, "profile": profile, "complete": complete}
+    meta = {"config": config, "replicate": replicate, "scale": scale, "profile": profile, "complete": complete, **(meta or {})}
     if checks is None:
         checks = {"saturated": saturated, "reasons": ["generator CPU 97 %"] if saturated else []}
     return RunResult(meta=meta, phases=tuple(p for p, *_ in segments), samples=samples, series=series, checks=checks)
