@@ -172,9 +172,7 @@ def ensure(
     if previous is not None and previous.inputs.get("fingerprint") == fingerprint:
         return previous
     cached = _cache.get((str(run_dir), fingerprint))
-    if cached is not None:
-        return cached
-    verdicts = session.judge(runs, inputs)
+    verdicts = list(cached.verdicts) if cached is not None else session.judge(runs, inputs)
     stored = write(run_dir, {**described, "fingerprint": fingerprint}, verdicts)
     _cache[(str(run_dir), fingerprint)] = stored
     log.info("verdicts judged and written: %s", stored.path)
