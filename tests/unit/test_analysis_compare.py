@@ -21,7 +21,7 @@ from test_analysis_saturation import closed_system
 from test_analysis_slo import constant, make_run
 
 from scaleperf.analysis import compare, decision, metrics, stats
-from scaleperf.analysis.verdict import BETTER, NO_DIFFERENCE, NO_MEANINGFUL_DIFFERENCE, NOT_ENOUGH_DATA, REFUSED, WORSE
+from scaleperf.analysis.verdict import BETTER, NO_DIFFERENCE, NOT_ENOUGH_DATA, REFUSED, WORSE
 from scaleperf.configs import FIXTURES
 from scaleperf.errors import ScaleperfError
 from scaleperf.results import SAMPLE_DTYPES, Phase, RunResult, Samples
