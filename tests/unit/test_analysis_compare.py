@@ -131,9 +131,17 @@ def shares(verdicts: list, *, result: str | None = None, outcome: str | None = N
 SHIPPED = len(compare.load_expectations(None))  # the perf test's Holm family: every shipped expectation
 
 
-def test_a_a_false_positive_rate_is_at_most_6_percent():
+def report(capsys, **figures) -> None:
+    """Print the measured figures (docs/statistics.md quotes them from `pytest -s -k validity`)."""
+    with capsys.disabled():
+        print("\n" + ", ".join(f"{k} {v:.4g}" for k, v in figures.items()))
+
+
+def test_a_a_false_positive_rate_is_at_most_6_percent(capsys):
     n = recommended_replicates()
     verdicts = simulated_verdicts(1.0, SEEDS["a/a"], n, SHIPPED)
+    report(capsys, a_a_false_positives=shares(verdicts, result=BETTER) + shares(verdicts, result=WORSE),
+           a_a_claim_fails=shares(verdicts, outcome="fail"), a_a_claim_passes=shares(verdicts, outcome="pass"))  # fmt: skip
     assert all(v.n_a == v.n_b == n and not v.excluded for v in verdicts)  # every simulated run was usable
     false_positive = shares(verdicts, result=BETTER) + shares(verdicts, result=WORSE)
     assert false_positive <= 0.06, false_positive
@@ -143,12 +151,15 @@ def test_a_a_false_positive_rate_is_at_most_6_percent():
     assert shares(verdicts, outcome="fail") > 0.85, shares(verdicts, outcome="fail")
 
 
-def test_power_for_a_30_percent_shift_in_p95_is_at_least_80_percent():
+def test_power_for_a_30_percent_shift_in_p95_is_at_least_80_percent(capsys):
     n = recommended_replicates()
     faster = simulated_verdicts(1 / 1.3, SEEDS["faster"], n, SHIPPED)  # b is 30 % slower than a
+    slower_pre = simulated_verdicts(1.3, SEEDS["slower"], n, SHIPPED)
+    report(capsys, faster_passes=shares(faster, result=BETTER, outcome="pass"), faster_fails=shares(faster, outcome="fail"),
+           slower_worse_fails=shares(slower_pre, result=WORSE, outcome="fail"))  # fmt: skip
     assert shares(faster, result=BETTER, outcome="pass") >= 0.80, shares(faster, result=BETTER)
     assert shares(faster, result=WORSE) == 0  # never the wrong direction
-    slower = simulated_verdicts(1.3, SEEDS["slower"], n, SHIPPED)  # a is 30 % slower than b
+    slower = slower_pre  # a is 30 % slower than b
     assert shares(slower, result=WORSE, outcome="fail") >= 0.80, shares(slower, result=WORSE)
     assert shares(slower, result=BETTER) == 0
 
