@@ -267,6 +267,9 @@ def test_extras_for_saturation_and_comparison():
     sat = saturation.find(run, slo.load_slos(None, "local"))
     out = extras.extras_for_saturation(sat, run)
     assert out[0]["format_type"] == "image" and "step 3" in out[1]["content"]
+    # the report, like the document: capacity apart from the SLO-compliant load, what broke first, the arrivals
+    for text in ("Capacity", "SLO-compliant load", "p95 / mean response size per endpoint and step", "Arrival dispersion"):
+        assert text in out[1]["content"], text
     out = extras.extras_for_comparison(_verdict(), {"vertical": [synthetic_run("vertical")], "single": [run]})
     assert [e["format_type"] for e in out] == ["image", "image", "html"]
     assert "Cliff" in out[-1]["content"] and "0.600 to 0.660" in out[-1]["content"]

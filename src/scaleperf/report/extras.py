@@ -144,9 +144,21 @@ def saturation_table(verdict: SaturationVerdict) -> str:
 
 def extras_for_saturation(verdict: SaturationVerdict, result: RunResult) -> list[dict]:
     """The throughput-and-p95-versus-load plot with the saturation point marked, the steps table, the limit."""
+    from scaleperf.report.blocks import Table
+    from scaleperf.report.sections import growth_blocks, two_figures
+
     limit = bottleneck.find(result, verdict)
-    facts = tables.html_table(("fact", "value"), [("saturation", verdict.result), ("limiting tier", limit.sentence)])
-    return [image(plots.saturation(verdict, result), "saturation"), html(saturation_table(verdict) + facts)]
+    rows = [
+        ("saturation", verdict.result),
+        *(line.split(": ", 1) for line in two_figures(verdict)),
+        ("limiting tier", limit.sentence),
+    ]
+    facts = tables.html_table(("fact", "value"), [tuple(r) for r in rows])
+    growth = "".join(
+        tables.html_table(b.header, list(b.rows), b.caption) for b in growth_blocks(verdict.config, result, _slos_for(result))
+        if isinstance(b, Table)
+    )  # fmt: skip
+    return [image(plots.saturation(verdict, result), "saturation"), html(saturation_table(verdict) + facts + growth)]
 
 
 def comparison_table(verdict: ComparisonVerdict) -> str:

@@ -55,7 +55,7 @@ def saturation_users(v: SaturationVerdict | None) -> float | None:
     return float(v.users) if v.users is not None else None
 
 
-def _two_figures(v: SaturationVerdict) -> list[str]:
+def two_figures(v: SaturationVerdict) -> list[str]:
     """Capacity and the SLO-compliant load, as two separate figures."""
     out = []
     cap = v.figures.get("capacity") or {}
@@ -166,7 +166,7 @@ def configuration_section(name: str, replicates: list[RunResult], analysis) -> l
         )
     items = [f"Saturation point: {saturation_text(sat)}" + (f": {sat.reason}" if sat is not None else "")]
     if sat is not None:
-        items += _two_figures(sat)
+        items += two_figures(sat)
     items.append(f"Limiting tier: {limit.sentence}.")
     blocks.append(Bullets(tuple(items)))
     blocks += growth_blocks(name, main, slos)
