@@ -320,3 +320,4 @@ def test_cpu_limits_none_make_the_saturation_point_inconclusive_unless_accepted(
     assert v.outcome == "inconclusive" and "CPU limits were 'none'" in v.reason and "--accept-unlimited" in v.reason
     accepted = session.saturation_verdict("single", runs, session.Inputs(**{**inputs.__dict__, "accept_unlimited": True}))
     assert accepted.outcome == "pass" and accepted.users == 100
+    assert accepted.reason.endswith("CPU limits were 'none' for single r1, accepted for a quick look")

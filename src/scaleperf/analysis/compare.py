@@ -10,6 +10,7 @@ verdict.  Kruskal-Wallis across every configuration measured is reported alongsi
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -110,7 +111,9 @@ def compare(
         d = decide(a.values, b.values, claim, family, alpha=alpha)
         reference = _setting(involved[0]) if involved else None
         kw = _kruskal(metric, batch_s, results_by_config, reference, slos or [], memo)
-        out.append(_verdict(e, metric, a, b, batch_s, d, kw, alpha, family))
+        v = _verdict(e, metric, a, b, batch_s, d, kw, alpha, family)
+        note = setup.accepted_note(involved, accept_unlimited=accept_unlimited)
+        out.append(replace(v, reason=v.reason + note) if note else v)
     return out
 
 

@@ -54,6 +54,9 @@ def saturation_verdict(config: str, runs: list[RunResult], inputs: Inputs) -> Sa
             each[0], outcome=INCONCLUSIVE, result=SAT_INCONCLUSIVE, reason=f"{subject}: inconclusive, {why}",
             figures={**each[0].figures, "result": SAT_INCONCLUSIVE, "refused": why},
         )  # fmt: skip
+    note = setup.accepted_note(stepped, accept_unlimited=inputs.accept_unlimited)
+    if note:
+        each = [replace(v, reason=v.reason + note) for v in each]
     if len(each) == 1:
         return each[0]
     decided = [v for v in each if v.outcome != INCONCLUSIVE and v.users is not None]

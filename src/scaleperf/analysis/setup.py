@@ -28,11 +28,21 @@ def limits_mechanism(result: RunResult) -> str | None:
     return None
 
 
+def _unlimited(runs: list[RunResult]) -> list[str]:
+    return sorted({f"{r.config} r{r.meta.get('replicate', '?')}" for r in runs if limits_mechanism(r) == NO_LIMITS})
+
+
+def accepted_note(runs: list[RunResult], *, accept_unlimited: bool) -> str:
+    """The clause a verdict judged on an accepted unlimited setup carries ("" otherwise)."""
+    unlimited = _unlimited(runs) if accept_unlimited else []
+    return f"; CPU limits were 'none' for {', '.join(unlimited)}, accepted for a quick look" if unlimited else ""
+
+
 def untrusted(runs: list[RunResult], *, accept_unlimited: bool = False) -> str | None:
     """Why ``runs`` cannot carry a saturation or comparison verdict, or None when they can."""
     if accept_unlimited:
         return None
-    unlimited = sorted({f"{r.config} r{r.meta.get('replicate', '?')}" for r in runs if limits_mechanism(r) == NO_LIMITS})
+    unlimited = _unlimited(runs)
     if unlimited:
         return (
             f"CPU limits were 'none' for {', '.join(unlimited)}: every tier shared every core, so the configuration's "
