@@ -19,6 +19,8 @@ def test_saturation_point_meets_declared_minimum(
         pytest.skip(f"{scaling_config.name}: the profile has no load steps; no saturation point to judge")
     main = next((r for r in run_results if r.complete), run_results[0])
     perf_extras.saturation(verdict, main)
+    if verdict.outcome == "pass":  # a fail or skip states the reason in the row already: each verdict shown once
+        perf_extras.verdict(verdict)
     record_property("config", scaling_config.name)
     record_property("verdict", verdict.outcome)
     settle(verdict, request)

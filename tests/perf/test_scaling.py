@@ -76,6 +76,8 @@ def test_expectation(expectation, perf_settings, record_property, perf_extras, r
     record_property("config", " vs ".join(expectation.configs))
     record_property("verdict", verdict.outcome)
     perf_extras.comparison(verdict, None)
+    if verdict.outcome == "pass":  # a fail or skip states the reason in the row already: each verdict shown once
+        perf_extras.verdict(verdict)
     settle(verdict, request)
 
 

@@ -450,7 +450,7 @@ def test_no_secrets_in_any_file_of_the_run_directory(tmp_path):
 
 def test_extras_mask_secrets():
     out = extras.extras_for_run(synthetic_run("single", meta=planted_meta()), None)
-    out += extras.extras_for_comparison(_verdict(reason=f"token {JWT}"), None)
+    out += extras.extras_for_comparison(_verdict(subject=f"token {JWT}"), None)
     texts = [str(e["content"]) for e in out if e["format_type"] == "html"]
     for secret in SECRETS:
         assert not any(secret in text for text in texts), secret

@@ -139,7 +139,7 @@ def saturation_table(verdict: SaturationVerdict) -> str:
         "errors",
         "step",
     )
-    return tables.html_table(header, rows, f"{verdict.config}: {verdict.reason}")
+    return tables.html_table(header, rows, verdict.subject)  # the reason is the test's own message, shown once
 
 
 def extras_for_saturation(verdict: SaturationVerdict, result: RunResult) -> list[dict]:
@@ -181,7 +181,6 @@ def comparison_table(verdict: ComparisonVerdict) -> str:
         ("Kruskal-Wallis p, all configurations", tables.fmt(verdict.kruskal_p, ".3g")),
         ("minimum detectable effect", tables.fmt(None if verdict.mde is None else 100 * verdict.mde, ".0f", " %")),
         ("replicates needed", "n/a" if verdict.replicates_needed is None else str(verdict.replicates_needed)),
-        ("reason", verdict.reason),
     ]
     if verdict.excluded:
         rows.append(("excluded", "; ".join(verdict.excluded)))
