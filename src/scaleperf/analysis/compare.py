@@ -42,7 +42,7 @@ def _side_values(
     runs_a, runs_b = by_config.get(e.a, []), by_config.get(e.b, [])
     missing = [n for n in e.configs if not by_config.get(n)]
     if missing:
-        return f"{', '.join(missing)} has no stored runs"
+        return f"{' and '.join(missing)} {'have' if len(missing) > 1 else 'has'} no stored runs"
     if metric.statistic == "throughput":
         if metric.group != "all":
             return "capacity is judged on every request; claim it on throughput, not on one group's"
