@@ -47,14 +47,6 @@ PROVIDERS = ("local", "aws", "url")  # tables the file may hold
 GROUPS = metrics.GROUPS  # one set of group names for SLOs and comparisons
 LATENCY_METRICS = metrics.LATENCY  # metric -> percentile (None: the mean)
 METRICS = metrics.STATISTICS
-STEP_MIN_SAMPLES = {
-    "p50": 20,
-    "p95": 100,
-    "p99": 500,
-    "mean": 20,
-    "error_rate": 100,
-    "throughput": 1,
-}  # a load step's point check
 OPS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 PLATEAU = "plateau"  # the phase kind SLOs are judged on unless they name others
 RAMP = "ramp"  # users arriving: the whole phase counts (it has no warm-up)

@@ -8,14 +8,13 @@ A step *tracks* when it achieved at least ``TRACKING_FLOOR`` of that.  See :mod:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from scaleperf.analysis import generator, metrics, stats
+from scaleperf.analysis import generator, metrics, slo_decision, stats
 from scaleperf.analysis import slo as slo_mod
-from scaleperf.analysis.verdict import StepStat
+from scaleperf.analysis.verdict import FAIL, StepStat
 from scaleperf.results import RunResult
 
 STEP = "step"  # phase kind of the step load
@@ -117,11 +116,13 @@ def capacity(result: RunResult, slos: list[slo_mod.Slo]) -> Capacity:
 
 
 def _broken_slos(result: RunResult, slos: list[slo_mod.Slo], windows: list[tuple[float, float]]) -> tuple[str, ...]:
-    """Ids of the SLOs measured on enough requests in ``windows`` that did not hold there."""
+    """Ids of the SLOs that clearly did not hold in ``windows``: the whole interval of the metric on the window's
+    requests lies on the failing side of the threshold (:mod:`scaleperf.analysis.slo_decision`), as an SLO
+    verdict fails; no fixed minimum count of requests."""
     broken = []
     for s in slos:
-        value, count = slo_mod.measure(result, s, windows)
-        if count >= slo_mod.STEP_MIN_SAMPLES[s.metric] and math.isfinite(value) and not s.holds(value):
+        _, lo, hi = slo_decision.interval(s, slo_decision.pool_of(result, s, windows))
+        if slo_decision.decide(s, lo, hi) == FAIL:
             broken.append(s.id)
     return tuple(broken)
 
