@@ -30,8 +30,14 @@ def _serve(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from scaleperf.report import document
 
-    md, html = document.build(Path(args.dir), args.run_id)
+    md, html = document.build(Path(args.dir), args.run_id, accept_unlimited=True if args.accept_unlimited else None)
     print(f"results document: {md}\n                  {html}")
+    from scaleperf.report import store, verdicts_text
+
+    run_dir = md.parent
+    stored = store.read(run_dir)
+    if stored is not None:
+        print("\n".join(verdicts_text.lines(stored)))
     return 0
 
 
@@ -64,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="rebuild the results document of a run from disk alone")
     p.add_argument("dir", help="a results directory (results/) or one run's directory (results/<run-id>)")
     p.add_argument("--run-id", default=None, help="which run under DIR (default: DIR is the run, or the newest)")
+    p.add_argument(
+        "--accept-unlimited", action="store_true", help="judge saturation and comparisons even where CPU limits were 'none'"
+    )
     p.set_defaults(func=_report)
 
     p = sub.add_parser("configs", help="list the scaling configurations and what they cost per hour")

@@ -29,6 +29,13 @@ CAMPAIGN_KEY = pytest.StashKey["object"]()
 PERF_KEY = pytest.StashKey[bool]()  # whether the session selects perf tests (scaleperf.selection)
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from scaleperf import summary  # the verdict summary and --inconclusive / --accept-unlimited
+
+    if not pluginmanager.is_registered(summary):
+        pluginmanager.register(summary, "scaleperf-summary")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     # Runs after the command line is parsed and before any conftest (or test module) is imported,
@@ -239,12 +246,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     run_dir = settings.results_dir / settings.run_id
     if not any(run_dir.glob("*/r*/meta.json")):
         return
+    from scaleperf import summary
     from scaleperf.errors import ScaleperfError
     from scaleperf.report import document
 
     say, _ = _say_factory(config)
     try:
-        md, html = document.build(settings.results_dir, settings.run_id)
+        md, html = document.build(settings.results_dir, settings.run_id, accept_unlimited=summary.accept_unlimited(config))
     except ScaleperfError as exc:
         say(f"results document not written: {exc}")
         return

@@ -1,8 +1,9 @@
 """Which configuration is really better than which: one test per expectation in fixtures/expectations.toml.
 
 Configurations may have run in different sessions (one tox environment each, sharing SCALEPERF_RUN_ID):
-the comparison reads the run's results directory, every configuration in it: the expectation's two for
-the pairwise test, all of them for Kruskal-Wallis. A configuration that has not run is a skip that names
+the comparison reads the run's verdicts (verdicts.json), judged over every configuration stored in the run:
+the expectation's two for the pairwise test, all of them for Kruskal-Wallis, in the family of every declared
+expectation. A configuration that has not run is a skip that names
 it; results of different scales or profiles are refused.
 
 Without xdist, a selected configuration that has not run yet runs on first use (interleaved with the other
@@ -18,7 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
-from verdicts import settle
+from verdicts import settle, verdict_of
 
 # Every comparison is in one xdist group of its own. Under `--dist loadgroup` a group is one unit of work:
 # one worker takes it and runs its tests in order, and units are handed out in a fixed order (largest first,
@@ -47,7 +48,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def test_expectation(expectation, perf_settings, record_property, perf_extras, request):
     from scaleperf import results
-    from scaleperf.analysis import compare
 
     run_root = perf_settings.results_dir / perf_settings.run_id
     if hasattr(request.config, "workerinput"):
@@ -65,20 +65,20 @@ def test_expectation(expectation, perf_settings, record_property, perf_extras, r
             config = next((c for c in campaign.configs if c.name == name), None)
             if config is not None:
                 campaign.results(config)  # run it now (interleaved with the other selected ones) if it has not run
-    by_config: dict[str, list] = {}
-    for stored in results.find_runs(perf_settings.results_dir, perf_settings.run_id):
-        by_config.setdefault(stored.config, []).append(results.load(stored.path))  # every configuration, for Kruskal-Wallis
-    missing = [n for n in expectation.configs if n not in by_config]
+    stored = {stored.config for stored in results.find_runs(perf_settings.results_dir, perf_settings.run_id)}
+    missing = [n for n in expectation.configs if n not in stored]
     if missing:
         pytest.skip(
             f"{', '.join(missing)} has not run in run {perf_settings.run_id}; "
             f"run it (e.g. tox -e {missing[0]}) with the same SCALEPERF_RUN_ID"
         )
-    [verdict] = compare.compare(by_config, [expectation], family_size=len(compare.load_expectations(None)))
+    verdict = verdict_of(perf_settings, request, f"comparison/{expectation.id}")  # judged in the family of every declared one
     record_property("config", " vs ".join(expectation.configs))
     record_property("verdict", verdict.outcome)
-    perf_extras.comparison(verdict, by_config)
-    settle([verdict], " vs ".join(expectation.configs))
+    perf_extras.comparison(verdict, None)
+    if verdict.outcome == "pass":  # a fail or skip states the reason in the row already: each verdict shown once
+        perf_extras.verdict(verdict)
+    settle(verdict, request)
 
 
 # ------------------------------------------------------------------------------------- under xdist

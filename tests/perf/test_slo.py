@@ -1,14 +1,14 @@
 """Service-level objectives, judged on each configuration's plateau (the design load), warm-up excluded.
 
-One test per configuration and SLO (from fixtures/slos.toml, the thresholds of the provider in use).
-A failure states the measured value, the threshold and the window; a run that cannot be judged (the load
-generator saturated, the run was cut short) is reported as inconclusive, not as a pass or a fail.
+One test per configuration and SLO (from fixtures/slos.toml, the thresholds of the provider in use), judged
+once over the requests of every replicate together: decided when a distribution-free confidence interval
+of the metric lies wholly on one side of the threshold, each replicate's own value shown beside it.
 """
 
 from __future__ import annotations
 
 import pytest
-from verdicts import settle
+from verdicts import settle, verdict_of
 
 pytestmark = pytest.mark.perf
 
@@ -21,16 +21,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         metafunc.parametrize("slo", slos, ids=[s.id for s in slos])
 
 
-def test_slo(run_results, scaling_config, slo, record_property, perf_extras):
-    from scaleperf.analysis import slo as slo_mod
-
-    verdicts = []
-    for result in run_results:
-        [verdict] = slo_mod.evaluate(result, [slo])
-        verdicts.append(verdict)
+def test_slo(run_results, scaling_config, slo, perf_settings, record_property, perf_extras, request):
+    verdict = verdict_of(perf_settings, request, f"slo/{scaling_config.name}/{slo.id}")
+    if verdict.outcome == "pass":  # a fail or skip already states the reason in the row: each verdict shown once
         perf_extras.verdict(verdict)
-        if verdict.figures.get("metric") == "p95":
-            record_property("p95_ms", verdict.figures.get("measured"))
+    if verdict.metric == "p95":
+        record_property("p95_ms", verdict.measured)
     record_property("config", scaling_config.name)
-    record_property("verdict", ", ".join(v.outcome for v in verdicts))
-    settle(verdicts, scaling_config.name)
+    record_property("verdict", verdict.outcome)
+    settle(verdict, request)

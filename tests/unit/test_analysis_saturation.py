@@ -280,3 +280,44 @@ def test_committed_local_minimum_judges_the_smoke_profile(config):
     v = saturation.find(closed_loop(phases, capacity=65), slo.load_slos(None, "local"), minimum_users=minimum)
     assert v.result == "below first step", v.reason
     assert v.outcome == ("pass" if minimum is None else "fail" if minimum >= first else "inconclusive"), v.reason
+
+
+# ---------------------------------------------------------------------- capacity and the SLO-compliant load
+def test_capacity_and_the_slo_compliant_load_are_two_figures():
+    run = closed_system([20, 40, 60, 80, 100, 120, 140, 160], capacity=100)
+    v = saturation.find(run, SLOS)
+    assert v.figures["capacity"]["rps"] == pytest.approx(100, rel=0.03) and not v.figures["capacity"]["lower_bound"]
+    assert v.figures["slo_compliant"]["users"] == 100 and v.figures["slo_compliant"]["broken_at"] == "step 6"
+    strict = [slo.parse_threshold("f", "local", "all.p95", "< 52 ms")]  # breaks long before the target is full
+    v = saturation.find(run, strict)
+    assert v.figures["capacity"]["rps"] == pytest.approx(100, rel=0.03)  # capacity does not care about the SLO
+    assert v.figures["slo_compliant"]["users"] is None and v.figures["slo_compliant"]["broken_at"] == "step 1"
+    short = closed_system([20, 40], capacity=100)
+    c = saturation.capacity(short, SLOS)
+    assert c.lower_bound and c.rps == pytest.approx(40, rel=0.05) and "capacity is at least" in c.reason
+
+
+def test_one_saturation_verdict_per_configuration_the_median_replicate_with_each_listed():
+    from scaleperf.analysis import session
+
+    runs = [
+        closed_system([20, 40, 60, 80, 100, 120], capacity=cap, seed=i, replicate=i + 1) for i, cap in enumerate((60, 100, 80))
+    ]
+    inputs = session.Inputs(provider="local", slos=tuple(SLOS), minimums={"single": 70}, expectations=())
+    v = session.saturation_verdict("single", runs, inputs)
+    assert v.users == 80 and v.outcome == "pass"  # the median of 60, 100 and 80 users
+    assert "the median replicate (r3) of 3: r1 60 users (fail), r2 100 users (pass), r3 80 users (pass)" in v.reason
+    assert [r["users"] for r in v.figures["replicates"]] == [60, 100, 80]
+
+
+def test_cpu_limits_none_make_the_saturation_point_inconclusive_unless_accepted():
+    from scaleperf.analysis import session
+
+    unlimited = {"deployment": {"limits": {"mechanism": "none"}}}
+    runs = [closed_system([20, 40, 60, 80, 100, 120], capacity=100, meta=unlimited)]
+    inputs = session.Inputs(provider="local", slos=tuple(SLOS), minimums={}, expectations=())
+    v = session.saturation_verdict("single", runs, inputs)
+    assert v.outcome == "inconclusive" and "CPU limits were 'none'" in v.reason and "--accept-unlimited" in v.reason
+    accepted = session.saturation_verdict("single", runs, session.Inputs(**{**inputs.__dict__, "accept_unlimited": True}))
+    assert accepted.outcome == "pass" and accepted.users == 100
+    assert accepted.reason.endswith("CPU limits were 'none' for single r1, accepted for a quick look")

@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 from scaleperf import results
 from scaleperf.analysis import slo
 from scaleperf.analysis.verdict import ComparisonVerdict
-from scaleperf.report import bottleneck, colors, describe, document, extras, plots
+from scaleperf.report import bottleneck, colors, describe, document, extras, plots, store
 from scaleperf.results import Phase, RunResult, Samples, Telemetry
 
 GROUPS = ("polls", "auth", "writes", "reads")
@@ -267,6 +267,9 @@ def test_extras_for_saturation_and_comparison():
     sat = saturation.find(run, slo.load_slos(None, "local"))
     out = extras.extras_for_saturation(sat, run)
     assert out[0]["format_type"] == "image" and "step 3" in out[1]["content"]
+    # the report, like the document: capacity apart from the SLO-compliant load, what broke first, the arrivals
+    for text in ("Capacity", "SLO-compliant load", "p95 / mean response size per endpoint and step", "Arrival dispersion"):
+        assert text in out[1]["content"], text
     out = extras.extras_for_comparison(_verdict(), {"vertical": [synthetic_run("vertical")], "single": [run]})
     assert [e["format_type"] for e in out] == ["image", "image", "html"]
     assert "Cliff" in out[-1]["content"] and "0.600 to 0.660" in out[-1]["content"]
@@ -321,8 +324,16 @@ def test_document_builds_from_disk_alone(built, campaign):
     assert "polls.p95 | < 250 ms" in md and 'method="linear"' in md
     assert "cgroup v2 cpu.max" in md and "m7g.medium" in md and "db.m5.xlarge" in md
     assert "the app tier limited the load" in md
-    # five replicates each (Holm over four claims needs five): the declared comparisons reach verdicts with p-values and intervals
-    assert re.search(r"horizontal1 better than single on throughput \| pass", md), md
+    # five replicates each (four claims need five): the declared comparisons reach verdicts with p-values and intervals
+    assert re.search(r"vertical better than single on polls.p95 \| pass", md), md
+    # single broke at its first step, so no step of it tracked the load: its capacity cannot be told
+    assert re.search(r"horizontal1 better than single on throughput \| inconclusive", md), md
+    assert "refused: a throughput claim compares capacities from the load steps" in md
+    assert "Capacity:" in md and "SLO-compliant load:" in md and "#### What broke first" in md
+    assert "Arrival dispersion" in md
+    stored = store.read(md_path.parent)
+    assert stored is not None and stored.path.name == "verdicts.json"
+    assert all(v.reason in md for v in stored.verdicts)  # every stored verdict, in its own words
     assert "single | 1 x m7g.medium | db.m5.large | 5 |" in md  # side by side
     assert "horizontal2 sustains at least 1.7x the users of vertical" in md  # single broke at its first step
     assert "horizontal1 sustains 1.3x the users of vertical" in md
@@ -441,7 +452,7 @@ def test_no_secrets_in_any_file_of_the_run_directory(tmp_path):
 
 def test_extras_mask_secrets():
     out = extras.extras_for_run(synthetic_run("single", meta=planted_meta()), None)
-    out += extras.extras_for_comparison(_verdict(reason=f"token {JWT}"), None)
+    out += extras.extras_for_comparison(_verdict(subject=f"token {JWT}"), None)
     texts = [str(e["content"]) for e in out if e["format_type"] == "html"]
     for secret in SECRETS:
         assert not any(secret in text for text in texts), secret
@@ -629,7 +640,7 @@ def test_round_trip_is_stated_beside_every_latency_table(tmp_path):
         b.caption.splitlines()[0]: b.caption.splitlines()[1:] for b in blocks if isinstance(b, document.Table) and b.caption
     }
     one = "Included in every response time: client round trip 0.4 ms (median of 3 health checks)"
-    assert captions["SLO verdicts on the plateau"] == [one]
+    assert captions["SLO verdicts over every replicate"] == [one]
     assert next(v for k, v in captions.items() if k.startswith("Statistics per endpoint group")) == [one]
     both = captions["Side by side (plateau of the first complete replicate)"]
     assert len(both) == 1 and "single, client round trip 0.4 ms" in both[0] and "vertical, client round trip 7.5 ms" in both[0]
@@ -637,8 +648,8 @@ def test_round_trip_is_stated_beside_every_latency_table(tmp_path):
     latency = ("single-r1-latency", "single-r1-cdf", "configurations", "configurations-cdf")
     assert all("round trip" in figures[name] for name in latency), figures
     md = document.to_markdown(blocks, document.FIGURES_DIR)
-    assert f"*SLO verdicts on the plateau*\n\n*{one}*\n\n| SLO |" in md
+    assert f"*SLO verdicts over every replicate*\n\n*{one}*\n\n| SLO |" in md
     html = document.to_html(blocks, "t")
-    assert f"<caption>SLO verdicts on the plateau<br>{one}</caption>" in html
+    assert f"<caption>SLO verdicts over every replicate<br>{one}</caption>" in html
     without = document.configuration_section("single", [synthetic_run("single")], analysis)
     assert not any("round trip" in b.caption for b in without if isinstance(b, document.Table | document.Image))

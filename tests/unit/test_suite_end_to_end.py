@@ -5,6 +5,7 @@ left running afterwards. Also: the same run stopped by SIGINT or SIGTERM cleans 
 
 from __future__ import annotations
 
+import html as html_mod
 import json
 import os
 import signal
@@ -75,6 +76,18 @@ def test_smoke_run_of_one_configuration_end_to_end(tmp_path, home):
     assert 0 < meta["meta"]["scale"] < 1
     for name in ("_stats.csv", "_stats_history.csv", "_failures.csv"):
         assert list((run / "single" / "r1").glob(f"*{name}")), name
+    # One set of verdicts: the terminal summary, the HTML report and the results document show each in the same words.
+    from scaleperf.report import store
+
+    stored = store.read(run)
+    assert stored is not None and stored.of_kind("slo"), out[-3000:]
+    assert "scaleperf verdicts, run e2e" in out and out.rstrip().count("verdicts: ") >= 1
+    md = (run / "results.md").read_text()
+    for v in stored.of_kind("slo"):
+        assert out.count(v.reason) >= 1 and v.reason in md, v.reason
+        # pytest-html keeps extras escaped in a JSON blob (whether quotes are escaped depends on the escaper)
+        shown = {html_mod.escape(html_mod.escape(v.reason, quote=q), quote=q) for q in (True, False)}
+        assert any(text in html for text in shown), v.reason
     time.sleep(1)
     assert not _leftovers(started, home)
 

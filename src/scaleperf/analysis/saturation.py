@@ -25,13 +25,22 @@ removes those steps from the cross-checks.  See docs/statistics.md.
 from __future__ import annotations
 
 import math
-import warnings
+from dataclasses import replace
 
 import numpy as np
-from scipy.optimize import OptimizeWarning, curve_fit
 
-from scaleperf.analysis import generator, stats
+from scaleperf.analysis import generator
 from scaleperf.analysis import slo as slo_mod
+from scaleperf.analysis.curve import fit_usl, knee, usl  # noqa: F401  (the cross-checks, named here too)
+from scaleperf.analysis.steps import (  # noqa: F401  (what a step measured, named here too)
+    MIN_STEP_SAMPLES,
+    STEP,
+    STEPS_BASIS,
+    TRACKING_FLOOR,
+    Capacity,
+    capacity,
+    measure_steps,
+)
 from scaleperf.analysis.verdict import (
     FAIL,
     INCONCLUSIVE,
@@ -43,211 +52,11 @@ from scaleperf.analysis.verdict import (
     SAT_VALUE,
     SaturationVerdict,
     StepStat,
-    UslFit,
 )
 from scaleperf.results import RunResult
 
-STEP = "step"  # phase kind of the step load
-TRACKING_FLOOR = 0.90  # a step tracks the load when it achieves at least this share of the offered throughput
-OFFERED_BASE_STEPS = 2  # the per-user request rate is measured on up to this many leading steps
-USL_MIN_POINTS = 4  # steps needed before a USL fit means anything
-USL_PEAK_HORIZON = 2.0  # a USL peak beyond this multiple of the largest step is reported as "no peak"
-KAPPA_EPS = 1e-9  # kappa below this is zero (Amdahl: no retrograde region)
-SIGMA_EPS = 1e-6  # sigma below this is zero (no throughput ceiling)
-KNEE_MIN_DISTANCE = 0.05  # Kneedle: a difference curve peaking lower than this means the curve has no knee
 AGREE_TOLERANCE = 0.10  # a cross-check within this fraction outside the step bracket still agrees
-MIN_STEP_SAMPLES = 50  # a step with fewer requests cannot be judged
 GEN_CPU_LIMIT = generator.CPU_SATURATED_P95_PCT  # load-generator CPU p95 beyond which its own queueing distorts the numbers
-PLATEAU_BASIS = "plateau"  # the offered load is the plateau's per-user rate times the step's users
-STEPS_BASIS = "first steps"  # ... or the first steps' (the plateau could not vouch for its rate)
-
-
-def usl(n: np.ndarray, lam: float, sigma: float, kappa: float) -> np.ndarray:
-    """Universal Scalability Law: X(N) = lam*N / (1 + sigma*(N-1) + kappa*N*(N-1))."""
-    n = np.asarray(n, dtype=np.float64)
-    return lam * n / (1 + sigma * (n - 1) + kappa * n * (n - 1))
-
-
-def fit_usl(users: np.ndarray, rps: np.ndarray) -> UslFit | None:
-    """Least-squares USL fit (sigma, kappa >= 0); None with too few points or when the fit fails."""
-    n = np.asarray(users, dtype=np.float64)
-    x = np.asarray(rps, dtype=np.float64)
-    ok = np.isfinite(n) & np.isfinite(x) & (n > 0)
-    n, x = n[ok], x[ok]
-    if len(n) < USL_MIN_POINTS or x.max() <= 0:
-        return None
-    lam0 = float(x[0] / n[0]) if x[0] > 0 else float(x.max() / n.max())
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", OptimizeWarning)
-            (lam, sigma, kappa), _ = curve_fit(usl, n, x, p0=[lam0, 0.01, 1e-5], bounds=([0, 0, 0], [np.inf, 1, 1]), maxfev=20000)
-    except (RuntimeError, ValueError):
-        return None
-    resid = x - usl(n, lam, sigma, kappa)
-    ss_tot = float(((x - x.mean()) ** 2).sum())
-    r2 = 1 - float((resid**2).sum()) / ss_tot if ss_tot > 0 else float("nan")
-    peak = math.sqrt((1 - sigma) / kappa) if kappa > KAPPA_EPS and sigma < 1 else None
-    if peak is not None and peak > USL_PEAK_HORIZON * n.max():
-        peak = None
-    return UslFit(
-        lam=float(lam),
-        sigma=float(sigma),
-        kappa=float(kappa),
-        r_squared=r2,
-        peak_users=peak,
-        peak_rps=float(usl(np.array([peak]), lam, sigma, kappa)[0]) if peak is not None else None,
-        ceiling_rps=float(lam / sigma) if sigma > SIGMA_EPS else None,
-    )
-
-
-def knee(users: np.ndarray, rps: np.ndarray) -> float | None:
-    """The knee of a concave, increasing throughput curve (Kneedle, offline, single knee).
-
-    Normalise both axes to [0, 1]; the knee is where y - x is largest.  None when that difference never
-    reaches KNEE_MIN_DISTANCE (a straight or convex curve has no knee).
-    """
-    n = np.asarray(users, dtype=np.float64)
-    x = np.asarray(rps, dtype=np.float64)
-    if len(n) < 3 or np.ptp(n) <= 0 or np.ptp(x) <= 0:
-        return None
-    xn = (n - n.min()) / np.ptp(n)
-    yn = (x - x.min()) / np.ptp(x)
-    d = yn - xn
-    i = int(np.argmax(d))
-    return float(n[i]) if d[i] >= KNEE_MIN_DISTANCE else None
-
-
-def _steps(result: RunResult, slos: list[slo_mod.Slo]) -> tuple[list[StepStat], list[tuple[str, ...]], dict]:
-    """Each step's figures, the load generator's problems on each step (empty: trusted), and the offered-load basis."""
-    # by load, not time: a saturation search steps back down to bisect, a ladder's order is the same either way
-    phases = sorted(result.phases_of(STEP), key=lambda p: (p.deploy_users, p.start_s))
-    judged = [s for s in slos if s.metric != "throughput"]  # plateau throughput floors do not apply to steps
-    samples = result.samples
-    done = _completions(result)
-    raw, gen = [], []
-    for p in phases:
-        w = p.window
-        span = w[1] - w[0]
-        if span <= 0:
-            continue
-        m = samples.mask(window=w)
-        n = int(m.sum())
-        completed = int(((done >= w[0]) & (done < w[1])).sum())
-        gen_p95 = generator.cpu_p95(result, w[0], w[1])
-        raw.append(
-            dict(
-                label=p.label,
-                users=p.users,
-                deploy_users=p.deploy_users,
-                window=w,
-                n_samples=n,
-                p95_ms=stats.percentile(samples.latency_ms[m], 95),
-                error_rate=float(samples.failed[m].mean()) if n else float("nan"),
-                achieved_rps=completed / span,
-                failed_slos=_broken_slos(result, judged, [w]),
-                gen_cpu_p95_pct=gen_p95,
-            )
-        )
-        gen.append(tuple(generator.problems(result, w[0], w[1])))
-    if not raw:
-        return [], [], {}
-    per_user, basis = _offered_basis(result, slos, raw, gen)
-    out = []
-    for r in raw:
-        offered = per_user * r["users"]
-        tracking = r["achieved_rps"] / offered if offered > 0 else float("nan")
-        out.append(
-            StepStat(
-                offered_rps=offered,
-                tracking=tracking,
-                slo_ok=not r["failed_slos"],
-                tracks=bool(tracking >= TRACKING_FLOOR),
-                **r,
-            )
-        )
-    return out, gen, basis
-
-
-def _completions(result: RunResult) -> np.ndarray:
-    """When each request completed, seconds since t0."""
-    return result.samples.t + result.samples.latency_ms.astype(np.float64) / 1000.0
-
-
-def _broken_slos(result: RunResult, slos: list[slo_mod.Slo], windows: list[tuple[float, float]]) -> tuple[str, ...]:
-    """Ids of the SLOs measured on enough requests in ``windows`` that did not hold there."""
-    broken = []
-    for s in slos:
-        value, count = slo_mod.measure(result, s, windows)
-        if count >= slo_mod.MIN_SAMPLES[s.metric] and math.isfinite(value) and not s.holds(value):
-            broken.append(s.id)
-    return tuple(broken)
-
-
-def _offered_basis(result: RunResult, slos: list[slo_mod.Slo], raw: list[dict], gen: list[tuple[str, ...]]) -> tuple[float, dict]:
-    """Requests/s one user asks for when the target keeps up, and where that figure comes from.
-
-    The plateau's rate when the plateau can vouch for it (it held its users, met its SLOs, completed what it
-    started, with a trusted load generator): it is less loaded than any step, and a first step that already
-    saturated would otherwise set the standard every later step is measured against.  Else the first steps'.
-    """
-    rate, why_not = _plateau_rate(result, slos)
-    if rate is not None:
-        return rate, {"source": PLATEAU_BASIS, "per_user_rps": rate}
-    rate, labels = _per_user_rate(raw, gen)
-    return rate, {"source": STEPS_BASIS, "per_user_rps": rate, "steps": labels, "plateau_not_used": why_not}
-
-
-def _plateau_rate(result: RunResult, slos: list[slo_mod.Slo]) -> tuple[float | None, str]:
-    """Completed requests per user-second over the plateau windows, or None and why the plateau cannot vouch."""
-    plateaus = [p for p in result.phases_of(slo_mod.PLATEAU) if p.window[1] > p.window[0] and p.users > 0]
-    if not plateaus:
-        return None, "the run has no plateau"
-    samples, done = result.samples, _completions(result)
-    started = completed = 0
-    user_seconds = 0.0
-    for p in plateaus:
-        w = p.window
-        problems = generator.problems(result, w[0], w[1])
-        if problems:
-            return None, f"the load generator could not be trusted on the {p.label} ({'; '.join(problems)})"
-        held = _users_held(result, w)
-        if held is not None and held < TRACKING_FLOOR * p.users:
-            return None, f"the {p.label} held {held:.0f} of its {p.users} users"
-        started += int(samples.mask(window=w).sum())
-        completed += int(((done >= w[0]) & (done < w[1])).sum())
-        user_seconds += (w[1] - w[0]) * p.users
-    if started < MIN_STEP_SAMPLES:
-        return None, f"the plateau has {started} requests, need {MIN_STEP_SAMPLES}"
-    if completed < TRACKING_FLOOR * started:
-        return None, f"the plateau completed {completed / started:.0%} of the requests it started: a queue built up"
-    broke = _broken_slos(result, slos, [p.window for p in plateaus])
-    if broke:
-        return None, f"the plateau broke {', '.join(broke)}"
-    return completed / user_seconds, ""
-
-
-def _users_held(result: RunResult, w: tuple[float, float]) -> float | None:
-    """Mean users the generator ran over the window, from the per-second series (None when it has none)."""
-    t, users = result.series.get("t"), result.series.get("users")
-    if t is None or users is None or len(t) != len(users):
-        return None
-    u = np.asarray(users, dtype=np.float64)[(np.asarray(t) >= w[0]) & (np.asarray(t) < w[1])]
-    u = u[np.isfinite(u)]
-    return float(u.mean()) if len(u) else None
-
-
-def _per_user_rate(raw: list[dict], gen: list[tuple[str, ...]]) -> tuple[float, list[str]]:
-    """Requests/s one user asks for, pooled over the first OFFERED_BASE_STEPS steps while each of them agrees with
-    the first within the tracking floor (a small first step is noisy) and the load generator is trusted on it."""
-    first = raw[0]["achieved_rps"] / raw[0]["users"] if raw[0]["users"] > 0 else float("nan")
-    base = [raw[0]]
-    for r, problems in zip(raw[1:OFFERED_BASE_STEPS], gen[1:OFFERED_BASE_STEPS], strict=True):
-        rate = r["achieved_rps"] / r["users"] if r["users"] > 0 else float("nan")
-        if problems or not rate >= TRACKING_FLOOR * first:
-            break
-        base.append(r)
-    users = sum(r["users"] for r in base)
-    return (sum(r["achieved_rps"] for r in base) / users if users > 0 else float("nan")), [r["label"] for r in base]
 
 
 def _rps_at(steps: list[StepStat], users: float) -> float:
@@ -324,8 +133,32 @@ def _judge_minimum(
 
 
 def find(result: RunResult, slos: list[slo_mod.Slo], *, minimum_users: int | None = None) -> SaturationVerdict:
-    """The saturation point of one run, judged against ``minimum_users`` (deployment users) when given."""
-    steps, gen, basis = _steps(result, slos)
+    """The saturation point of one run, judged against ``minimum_users`` (deployment users) when given.
+
+    Its figures also give two separate answers: ``capacity`` (the highest throughput that still tracked the
+    offered load, :func:`capacity`) and ``slo_compliant`` (the users and req/s of the last step before the
+    first one that broke an SLO, whatever the tracking)."""
+    v = _find(result, slos, minimum_users=minimum_users)
+    c = capacity(result, slos)
+    compliant = None
+    if v.steps:
+        broke = next((i for i, s in enumerate(v.steps) if not s.slo_ok), None)
+        last = v.steps[-1] if broke is None else (v.steps[broke - 1] if broke > 0 else None)
+        compliant = {
+            "users": last.deploy_users if last else None,
+            "rps": last.achieved_rps if last else None,
+            "reached": broke is not None,
+            "broken_at": v.steps[broke].label if broke is not None else None,
+        }
+    extra = {
+        "capacity": {"rps": c.rps, "lower_bound": c.lower_bound, "step": c.step, "reason": c.reason},
+        "slo_compliant": compliant,
+    }
+    return replace(v, figures={**v.figures, **extra})
+
+
+def _find(result: RunResult, slos: list[slo_mod.Slo], *, minimum_users: int | None = None) -> SaturationVerdict:
+    steps, gen, basis = measure_steps(result, slos)
     base = dict(config=result.config, steps=tuple(steps), minimum_users=minimum_users, scale=result.scale)
     subject = f"{result.config}: saturation point"
     broken = next((i for i, s in enumerate(steps) if not s.holds), None)

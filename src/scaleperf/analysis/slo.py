@@ -34,24 +34,25 @@ from pathlib import Path
 
 import numpy as np
 
-from scaleperf.analysis import generator, stats
-from scaleperf.analysis.verdict import FAIL, INCONCLUSIVE, PASS, SloVerdict
+from scaleperf.analysis import generator, metrics
+from scaleperf.analysis.metrics import format_value
+from scaleperf.analysis.slo_decision import CONFIDENCE, Pool, decide, interval, interval_text, pool_of, undecided_hint
+from scaleperf.analysis.verdict import INCONCLUSIVE, SloVerdict
 from scaleperf.configs import FIXTURES
 from scaleperf.errors import ScaleperfError
 from scaleperf.results import RunResult
 
 DEFAULT_PATH = FIXTURES / "slos.toml"  # the committed SLO file
 PROVIDERS = ("local", "aws", "url")  # tables the file may hold
-GROUPS = ("all", "polls", "auth", "writes", "reads")  # endpoint groups of the help desk locustfile, plus "all"
-LATENCY_METRICS = {"p50": 50.0, "p95": 95.0, "p99": 99.0, "mean": None}  # metric -> percentile (None: the mean)
-METRICS = (*LATENCY_METRICS, "error_rate", "throughput")
-MIN_SAMPLES = {"p50": 20, "p95": 100, "p99": 500, "mean": 20, "error_rate": 100, "throughput": 1}  # fewer: inconclusive
+GROUPS = metrics.GROUPS  # one set of group names for SLOs and comparisons
+LATENCY_METRICS = metrics.LATENCY  # metric -> percentile (None: the mean)
+METRICS = metrics.STATISTICS
 OPS: dict[str, Callable[[float, float], bool]] = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 PLATEAU = "plateau"  # the phase kind SLOs are judged on unless they name others
 RAMP = "ramp"  # users arriving: the whole phase counts (it has no warm-up)
 SLO_PHASES = (RAMP, PLATEAU)  # phase kinds an SLO may name; steps go past saturation on purpose
 _THRESHOLD = re.compile(r"^\s*(<=|>=|<|>)\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*(ms|s|%|/s|rps)?\s*$")
-_UNITS = {"p50": "ms", "p95": "ms", "p99": "ms", "mean": "ms", "error_rate": "ratio", "throughput": "req/s"}
+_UNITS = metrics.UNITS
 
 
 @dataclass(frozen=True)
@@ -88,17 +89,6 @@ class Slo:
 
     def describe(self) -> str:
         return f"{self.key} {self.op} {format_value(self.threshold, self.unit)}"
-
-
-def format_value(value: float | None, unit: str) -> str:
-    """A figure with its unit, as people read it: 212.4 ms, 0.83 %, 41.2 req/s."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "n/a"
-    if unit == "ratio":
-        return f"{value * 100:.3g} %"
-    if unit == "ms":
-        return f"{value:.1f} ms"
-    return f"{value:.3g} {unit}"
 
 
 # ----------------------------------------------------------------------------------------- loading
@@ -206,23 +196,13 @@ def saturation_minimum(path: Path | str | None, provider: str, config: str) -> i
 
 
 # ---------------------------------------------------------------------------------------- measuring
+def metric_of(slo: Slo) -> metrics.Metric:
+    return metrics.parse_metric(slo.key)
+
+
 def measure(result: RunResult, slo: Slo, windows: list[tuple[float, float]]) -> tuple[float, int]:
-    """The SLO's metric over the requests of its group started in ``windows``: (value, number of requests)."""
-    samples = result.samples
-    m = np.zeros(len(samples), dtype=bool)
-    for w in windows:
-        m |= samples.mask(window=w, group=slo.group)
-    n = int(m.sum())
-    if slo.metric == "throughput":
-        span = sum(end - start for start, end in windows)
-        return (n / span if span > 0 else float("nan"), n)
-    if n == 0:
-        return (float("nan"), 0)
-    if slo.metric == "error_rate":
-        return (float(samples.failed[m].mean()), n)
-    lat = samples.latency_ms[m].astype(np.float64)
-    q = LATENCY_METRICS[slo.metric]
-    return (float(lat.mean()) if q is None else stats.percentile(lat, q), n)
+    """The SLO's metric over ``windows`` (:func:`metrics.value`): (value, number of requests)."""
+    return metrics.value(result, metric_of(slo), windows)
 
 
 def judged_windows(result: RunResult, slo: Slo) -> list[tuple[str, tuple[float, float]]]:
@@ -238,37 +218,51 @@ def judged_windows(result: RunResult, slo: Slo) -> list[tuple[str, tuple[float, 
     return out
 
 
-def _inconclusive_reason(result: RunResult, span: tuple[float, float]) -> str | None:
+def _untrusted(result: RunResult, windows: list[tuple[float, float]]) -> str | None:
+    """Why the replicate cannot contribute to the SLO: incomplete, or the generator not trusted in a judged window."""
     if not result.complete:
         return "the run did not complete"
-    problems = generator.problems(result, span[0], span[1])
-    if problems:
-        return f"the load generator could not be trusted over {span[0]:.0f}-{span[1]:.0f} s ({'; '.join(problems)})"
+    found = [p for w in windows for p in generator.problems(result, w[0], w[1])]
+    if found:
+        return f"the load generator could not be trusted ({'; '.join(dict.fromkeys(found))})"
     return None
 
 
-def evaluate(result: RunResult, slos: list[Slo]) -> list[SloVerdict]:
-    """Judge each SLO on the phases it names (default the plateau; warm-ups excluded)."""
+def judge(config: str, runs: list[RunResult], slos: list[Slo]) -> list[SloVerdict]:
+    """One verdict per SLO over every replicate of ``config``: the requests of each usable replicate's judged
+    windows pooled, decided by a distribution-free interval (:func:`interval`, :func:`decide`); each
+    replicate's own value is listed beside it, and a replicate that cannot be trusted is left out with why."""
     verdicts = []
+    ordered = sorted(runs, key=lambda r: int(r.meta.get("replicate", 0) or 0))
     for slo in slos:
-        labelled = judged_windows(result, slo)
-        windows = [w for _, w in labelled]
-        window = (windows[0][0], windows[-1][1]) if windows else None
-        subject = f"{result.config}: {slo.describe()}"
-        base = dict(
-            kind="slo",
-            subject=subject,
-            config=result.config,
-            slo_id=slo.id,
-            group=slo.group,
-            metric=slo.metric,
-            op=slo.op,
-            threshold=slo.threshold,
-            unit=slo.unit,
-            window=window,
+        subject = f"{config}: {slo.describe()}"
+        pools, per_replicate, windows_all = [], [], []
+        for r in ordered:
+            labelled = judged_windows(r, slo)
+            windows = [w for _, w in labelled]
+            name = f"r{r.meta.get('replicate', '?')}"
+            if not windows:
+                per_replicate.append(
+                    {"replicate": name, "measured": None, "n": 0, "excluded": f"no {' or '.join(slo.phases)} phase"}
+                )
+                continue
+            value, n = measure(r, slo, windows)
+            why = _untrusted(r, windows)
+            per_replicate.append(
+                {"replicate": name, "measured": value if math.isfinite(value) else None, "n": n, "excluded": why}
+            )
+            windows_all.append([list(w) for w in windows])
+            if why is None:
+                pools.append(pool_of(r, slo, windows))
+        pool = Pool(
+            np.concatenate([p.latency_ms for p in pools]) if pools else np.zeros(0),
+            sum(p.failed for p in pools),
+            sum(p.n for p in pools),
+            sum(p.span_s for p in pools),
         )
+        estimate, lo, hi = interval(slo, pool)
         figures = {
-            "config": result.config,
+            "config": config,
             "slo": slo.id,
             "group": slo.group,
             "metric": slo.metric,
@@ -276,40 +270,65 @@ def evaluate(result: RunResult, slos: list[Slo]) -> list[SloVerdict]:
             "threshold": slo.threshold,
             "unit": slo.unit,
             "phases": list(slo.phases),
-            "window": list(window) if window else None,
-            "windows": [list(w) for w in windows],
+            "windows": windows_all,
+            "measured": estimate if math.isfinite(estimate) else None,
+            "interval": [lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None],
+            "confidence": CONFIDENCE,
+            "n_samples": pool.n,
+            "replicates": per_replicate,
+            "pooled": len(pools),
         }
-        if not windows:
-            reason = f"{subject}: the run has no {' or '.join(slo.phases)} phase to judge"
-            verdicts.append(SloVerdict(outcome=INCONCLUSIVE, reason=reason, figures={**figures, "measured": None}, **base))
-            continue
-        measured, n = measure(result, slo, windows)
-        figures.update(measured=None if math.isnan(measured) else measured, n_samples=n)
-        shown = f"measured {format_value(measured, slo.unit)} against {slo.op} {format_value(slo.threshold, slo.unit)}"
-        if slo.phases == (PLATEAU,):
-            spans = " and ".join(f"{a:.0f}-{b:.0f} s" for a, b in windows)
-        else:
-            spans = ", ".join(f"{label} {a:.0f}-{b:.0f} s" for label, (a, b) in labelled)
-        where = f"over {spans} ({n} requests)"
-        run_problem = _inconclusive_reason(result, window)
-        if run_problem:
-            outcome, reason = INCONCLUSIVE, f"{subject}: inconclusive, {run_problem}; {shown} {where}"
-        elif n < MIN_SAMPLES[slo.metric] or math.isnan(measured):
+        each = ", ".join(
+            f"{p['replicate']} {format_value(p['measured'], slo.unit)}" + (" (left out)" if p["excluded"] else "")
+            for p in per_replicate
+        )
+        excluded = "; ".join(f"{p['replicate']} left out: {p['excluded']}" for p in per_replicate if p["excluded"])
+        spans = ", ".join(f"{label} {a:.0f}-{b:.0f} s" for label, (a, b) in judged_windows(ordered[0], slo)) if ordered else ""
+        phases = f"{' and '.join(slo.phases)} ({spans})" if spans else " and ".join(slo.phases)
+        requests = "requests" if slo.group == "all" else f"{slo.group} requests"
+        if not pools:
             outcome = INCONCLUSIVE
-            requests = "requests" if slo.group == "all" else f"{slo.group} requests"
-            reason = f"{subject}: inconclusive, {n} {requests} over {spans}, need at least {MIN_SAMPLES[slo.metric]}"
-        elif slo.holds(measured):
-            outcome, reason = PASS, f"{subject}: {shown} {where}"
+            reason = f"{subject}: inconclusive, no replicate to judge on ({excluded or 'no runs'})"
+        elif pool.n == 0:
+            outcome = INCONCLUSIVE
+            reason = f"{subject}: inconclusive, 0 {requests} on the {phases} of {len(pools)} replicate(s)"
         else:
-            outcome, reason = FAIL, f"{subject}: {shown} {where}"
+            outcome = decide(slo, lo, hi)
+            shown = (
+                f"measured {format_value(estimate, slo.unit)} ({interval_text(lo, hi, slo.unit)}) against "
+                f"{slo.op} {format_value(slo.threshold, slo.unit)} over {pool.n} {requests} on the {phases} of "
+                f"{len(pools)} replicate{'s' if len(pools) != 1 else ''}"
+            )
+            if len(per_replicate) > 1:
+                shown += f" ({each})"
+            reason = f"{subject}: {outcome}, {shown}"
+            if outcome == INCONCLUSIVE:
+                reason += undecided_hint(slo, pool.n)
+            if excluded:
+                reason += f"; {excluded}"
         verdicts.append(
             SloVerdict(
+                kind="slo",
+                subject=subject,
                 outcome=outcome,
                 reason=reason,
                 figures=figures,
-                measured=None if math.isnan(measured) else measured,
-                n_samples=n,
-                **base,
+                config=config,
+                slo_id=slo.id,
+                group=slo.group,
+                metric=slo.metric,
+                op=slo.op,
+                threshold=slo.threshold,
+                unit=slo.unit,
+                measured=estimate if math.isfinite(estimate) else None,
+                n_samples=pool.n,
+                interval=(lo, hi),
+                replicates=tuple(per_replicate),
             )
         )
     return verdicts
+
+
+def evaluate(result: RunResult, slos: list[Slo]) -> list[SloVerdict]:
+    """Judge each SLO on one run alone (the same rule as :func:`judge`, over one replicate)."""
+    return judge(result.config, [result], slos)

@@ -55,7 +55,7 @@ class Verdict:
 
 @dataclass(frozen=True)
 class SloVerdict(Verdict):
-    """One SLO judged on one run's plateau."""
+    """One SLO judged over every replicate of one configuration."""
 
     config: str = "?"
     slo_id: str = ""  # e.g. "polls.p95<250ms"
@@ -65,8 +65,9 @@ class SloVerdict(Verdict):
     threshold: float = float("nan")  # in ``unit``
     measured: float | None = None  # in ``unit``; None when nothing could be measured
     unit: str = ""  # "ms" | "ratio" | "req/s"
-    window: tuple[float, float] | None = None  # seconds since t0, warm-up excluded (the plateau's window)
-    n_samples: int = 0  # requests of the group in the window
+    n_samples: int = 0  # requests pooled over every usable replicate's judged windows
+    interval: tuple[float, float] | None = None  # confidence interval of the pooled metric (bounds may be infinite)
+    replicates: tuple[dict, ...] = ()  # each replicate's own value: {"replicate", "measured", "n", "excluded"}
 
 
 @dataclass(frozen=True)
@@ -141,15 +142,76 @@ class ComparisonVerdict(Verdict):
     estimate_a: float | None = None  # mean of the replicate values
     estimate_b: float | None = None
     ratio: float | None = None  # estimate_a / estimate_b
-    ratio_ci: tuple[float, float] | None = None  # bootstrap confidence interval of the ratio
-    confidence: float = 0.95
+    ratio_ci: tuple[float, float] | None = None  # confidence interval of the ratio (t-interval on log replicate values)
+    confidence: float = 0.95  # of ratio_ci: 1 - alpha / family size
     p_value: float | None = None  # two-sided Mann-Whitney U
-    p_holm: float | None = None  # Holm-adjusted over the declared comparisons
+    p_holm: float | None = None  # adjusted for the family (Holm's first step: p x family size)
     cliffs_delta: float | None = None  # P(a > b) - P(a < b) over replicate values
     kruskal_p: float | None = None  # Kruskal-Wallis across every configuration measured on this metric
     alpha: float = 0.05
-    margin: float = 0.05  # practical margin, as a fraction of the baseline
+    min_effect: float = 0.30  # the one effect size the claim is about
     mde: float | None = None  # minimum detectable relative effect at this n (80% power)
     replicates_needed: int | None = None  # per configuration, to reach a decision
-    batch_s: float | None = None  # batch length used within each replicate
+    batch_s: float | None = None  # batch length used within each replicate (None: capacity from the load steps)
     excluded: tuple[str, ...] = ()  # replicate runs left out, with why
+
+
+# ------------------------------------------------------------------------------- plain data, both ways
+_KINDS = {"slo": SloVerdict, "saturation": SaturationVerdict, "comparison": ComparisonVerdict}
+
+
+def _plain(x: object) -> object:
+    """JSON-ready: tuples as lists, non-finite floats as None, nested dataclasses as dicts."""
+    if isinstance(x, float):
+        return x if x == x and abs(x) != float("inf") else None
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    if hasattr(x, "__dataclass_fields__"):
+        return {k: _plain(getattr(x, k)) for k in x.__dataclass_fields__}
+    return x
+
+
+def to_json(v: Verdict) -> dict:
+    """A verdict as JSON-ready data (:func:`from_json` gives it back)."""
+    return _plain(v)  # type: ignore[return-value]
+
+
+def _tuple(x: object) -> object:
+    return tuple(_tuple(v) for v in x) if isinstance(x, list) else x
+
+
+def from_json(d: dict) -> Verdict:
+    """The verdict :func:`to_json` wrote (unbounded interval ends come back as None)."""
+    cls = _KINDS.get(d.get("kind", ""), Verdict)
+    fields = {k: v for k, v in d.items() if k in cls.__dataclass_fields__}
+    for k, v in list(fields.items()):
+        if k in ("figures",):
+            continue
+        if k == "steps":
+            fields[k] = tuple(_step(s) for s in v)
+        elif k == "usl" and isinstance(v, dict):
+            fields[k] = UslFit(**v)
+        elif k == "replicates":
+            fields[k] = tuple(v)
+        elif isinstance(v, list):
+            fields[k] = _tuple(v)
+    return cls(**fields)
+
+
+def _step(s: dict) -> StepStat:
+    nan = float("nan")
+    fixed = {k: (nan if s.get(k) is None else s[k]) for k in ("p95_ms", "error_rate", "offered_rps", "tracking", "achieved_rps")}
+    return StepStat(**{**s, **fixed, "window": tuple(s["window"]), "failed_slos": tuple(s["failed_slos"])})
+
+
+def key(v: Verdict) -> str:
+    """A verdict's stable name in a session: ``slo/<config>/<slo id>``, ``saturation/<config>``, ``comparison/<id>``."""
+    if isinstance(v, SloVerdict):
+        return f"slo/{v.config}/{v.slo_id}"
+    if isinstance(v, SaturationVerdict):
+        return f"saturation/{v.config}"
+    if isinstance(v, ComparisonVerdict):
+        return f"comparison/{v.expectation_id}"
+    return f"{v.kind}/{v.subject}"

@@ -73,9 +73,12 @@ def run_tables(result: RunResult, slos: list) -> str:
     if slos:
         from scaleperf.analysis import slo as slo_mod
 
-        verdicts = slo_mod.evaluate(result, slos)
-        rows = [(v.slo_id, slo_mod.format_value(v.measured, v.unit), v.outcome, v.reason) for v in verdicts]
-        parts.append(tables.html_table(("SLO", "measured", "verdict", "reason"), rows, "SLO verdicts"))
+        rows = []
+        for s in slos:  # this replicate's own figures; the verdict pools every replicate (verdicts.json)
+            value, n = slo_mod.measure(result, s, [w for _, w in slo_mod.judged_windows(result, s)])
+            rows.append((s.id, slo_mod.format_value(value, s.unit), str(n)))
+        caption = f"SLO metrics of {result.config} r{result.meta.get('replicate', '?')} (the verdicts pool every replicate)"
+        parts.append(tables.html_table(("SLO", "measured", "requests"), rows, caption))
     limit = bottleneck.find(result)
     checks = result.checks
     gen = [
@@ -136,14 +139,26 @@ def saturation_table(verdict: SaturationVerdict) -> str:
         "errors",
         "step",
     )
-    return tables.html_table(header, rows, f"{verdict.config}: {verdict.reason}")
+    return tables.html_table(header, rows, verdict.subject)  # the reason is the test's own message, shown once
 
 
 def extras_for_saturation(verdict: SaturationVerdict, result: RunResult) -> list[dict]:
     """The throughput-and-p95-versus-load plot with the saturation point marked, the steps table, the limit."""
+    from scaleperf.report.blocks import Table
+    from scaleperf.report.sections import growth_blocks, two_figures
+
     limit = bottleneck.find(result, verdict)
-    facts = tables.html_table(("fact", "value"), [("saturation", verdict.result), ("limiting tier", limit.sentence)])
-    return [image(plots.saturation(verdict, result), "saturation"), html(saturation_table(verdict) + facts)]
+    rows = [
+        ("saturation", verdict.result),
+        *(line.split(": ", 1) for line in two_figures(verdict)),
+        ("limiting tier", limit.sentence),
+    ]
+    facts = tables.html_table(("fact", "value"), [tuple(r) for r in rows])
+    growth = "".join(
+        tables.html_table(b.header, list(b.rows), b.caption) for b in growth_blocks(verdict.config, result, _slos_for(result))
+        if isinstance(b, Table)
+    )  # fmt: skip
+    return [image(plots.saturation(verdict, result), "saturation"), html(saturation_table(verdict) + facts + growth)]
 
 
 def comparison_table(verdict: ComparisonVerdict) -> str:
@@ -158,15 +173,14 @@ def comparison_table(verdict: ComparisonVerdict) -> str:
         ),
         ("ratio a/b", tables.fmt(verdict.ratio, ".3f")),
         (
-            f"{verdict.confidence:.0%} CI of the ratio",
+            f"{verdict.confidence:.4g} CI of the ratio",
             "n/a" if ci is None else f"{tables.fmt(ci[0], '.3f')} to {tables.fmt(ci[1], '.3f')}",
         ),
-        ("Mann-Whitney p (Holm)", f"{tables.fmt(verdict.p_value, '.3g')} ({tables.fmt(verdict.p_holm, '.3g')})"),
+        ("Mann-Whitney p (family-adjusted)", f"{tables.fmt(verdict.p_value, '.3g')} ({tables.fmt(verdict.p_holm, '.3g')})"),
         ("Cliff's delta", tables.fmt(verdict.cliffs_delta, ".2f")),
         ("Kruskal-Wallis p, all configurations", tables.fmt(verdict.kruskal_p, ".3g")),
         ("minimum detectable effect", tables.fmt(None if verdict.mde is None else 100 * verdict.mde, ".0f", " %")),
         ("replicates needed", "n/a" if verdict.replicates_needed is None else str(verdict.replicates_needed)),
-        ("reason", verdict.reason),
     ]
     if verdict.excluded:
         rows.append(("excluded", "; ".join(verdict.excluded)))

@@ -307,19 +307,23 @@ def statistical_method() -> list[str]:
     return [
         f"Percentiles: numpy's `method=\"{stats.PERCENTILE_METHOD}\"` (k6's definition, interpolating at q(n-1)) "
         "over the exact response time of every request, not Locust's rounded histogram.",
-        "SLOs are judged on the requests started in the plateau, its warm-up excluded (an SLO may name other "
-        "phases: logins are judged on the ramp too, where users arrive); a window where the load generator could "
-        "not keep up is inconclusive.",
+        "SLOs are judged once per configuration over the requests of every replicate's plateau (after its "
+        "warm-up; an SLO may name other phases: logins are judged on the ramp too, where users arrive), pooled; "
+        "an SLO is decided when a distribution-free 95 % confidence interval of its metric (order statistics "
+        "for a percentile, Clopper-Pearson for an error rate) lies wholly on one side of the threshold. A "
+        "replicate whose load generator could not keep up in the window is left out, and named.",
         "Saturation: the load steps, each judged after its warm-up against the SLOs and on whether the achieved "
-        "throughput tracks the offered load; cross-checked with a Universal Scalability Law fit and the knee of "
-        "throughput against users.",
+        "throughput (completed requests per second) tracks the offered load; cross-checked with a Universal "
+        "Scalability Law fit and the knee of throughput against users. Capacity (the highest throughput that "
+        "still tracked the load) and the SLO-compliant load are reported apart.",
         f"Comparisons: the unit of analysis is the replicate run; each run's plateau is cut into batches long "
         f"enough that adjacent batch means correlate at most {stats.MAX_BATCH_CORRELATION:g} (at least {stats.MIN_BATCH_S} s), "
-        "and the run's value is the mean of its batch values.",
-        f"Two-sided Mann-Whitney U on the replicate values (at least {stats.min_replicates(family)} per side to reject "
-        f"anything among the {family} declared comparisons), "
-        f"Holm-adjusted over the declared comparisons (family-wise alpha {compare.DEFAULT_ALPHA:g}); effect size Cliff's "
-        f"delta; {compare.DEFAULT_CONFIDENCE:.0%} bootstrap confidence interval ({stats.BOOTSTRAP_RESAMPLES} resamples) of "
-        f"the ratio of the two means; a significant difference smaller than {compare.DEFAULT_MARGIN:.0%} is not "
-        "meaningful; Kruskal-Wallis across every configuration alongside.",
+        "and the run's value is the mean of its batch values; a throughput claim compares each run's capacity "
+        "from its load steps.",
+        f"Two-sided Mann-Whitney U on the replicate values, its p multiplied by the {family} declared comparisons "
+        f"(family-wise alpha {compare.DEFAULT_ALPHA:g}; at least {stats.min_replicates(family)} replicates per side "
+        f"to reject anything); a Welch t-interval of the ratio on the log replicate values at level "
+        f"{1 - compare.DEFAULT_ALPHA / family:.4g}; one effect size per claim (default "
+        f"{compare.DEFAULT_MIN_EFFECT:.0%}) for pass and fail; Cliff's delta, and Kruskal-Wallis across every "
+        "configuration alongside. With CPU limits 'none' saturation points and comparisons are inconclusive.",
     ]

@@ -317,18 +317,19 @@ def comparison(verdict: ComparisonVerdict) -> Figure:
             fmt="D",
             color=colors.config_color(verdict.a),
             capsize=6,
-            label=f"ratio, {verdict.confidence:.0%} bootstrap CI",
+            label=f"ratio, {verdict.confidence:.3g} CI",
         )
-        right.axhspan(1 - verdict.margin, 1 + verdict.margin, color="#dddddd", label=f"practical margin ±{verdict.margin:.0%}")
+        e = verdict.min_effect
+        right.axhspan(1 / (1 + e), 1 + e, color="#dddddd", label=f"claimed effect {e:.0%}")
     else:
         _no_data(right, "ratio")
     right.axhline(1.0, color="#333333", lw=1, label="no difference")
     right.set_xticks([0], [f"{verdict.a} / {verdict.b}"])
     right.set_xlabel("pair")
-    right.set_ylabel("ratio of means (a / b)")
+    right.set_ylabel("ratio (a / b)")
     _legend(right, fontsize=7, loc="best")
     p = "n/a" if verdict.p_holm is None else f"{verdict.p_holm:.3g}"
-    fig.suptitle(f"{verdict.subject}: {verdict.result} (Holm p = {p})", fontsize=10)
+    fig.suptitle(f"{verdict.subject}: {verdict.result} (adjusted p = {p})", fontsize=10)
     return fig
 
 
