@@ -148,6 +148,7 @@ def simulate_auto(
     noise_draw = run_effects(noise, rng, (k, len(METRICS), n, R), bank)
     logv = np.zeros((k, len(METRICS), n, R))
     outcome = np.full((len(claims), n), "", dtype=object)
+    decided_at = np.full((len(claims), n), R)
     active = np.ones((k, n), dtype=bool)
     position = np.zeros(n)
     runs = np.zeros(n)
@@ -171,13 +172,14 @@ def simulate_auto(
                 )  # fmt: skip
                 decided = np.where(got != sequential.INCONCLUSIVE, got, "")
                 outcome[i, todo] = decided
+                decided_at[i, np.flatnonzero(todo)[decided != ""]] = r
         for c in range(k):
             mine = [i for i, cl in enumerate(claims) if c in (cl.a, cl.b)]
             active[c] &= (outcome[mine] == "").any(axis=0) if mine else False
         if not active.any():
             break
     outcome[outcome == ""] = sequential.INCONCLUSIVE
-    return {"outcome": outcome, "rounds": rounds, "runs": runs, "logv": logv}
+    return {"outcome": outcome, "rounds": rounds, "runs": runs, "logv": logv, "decided_at": decided_at}
 
 
 def run_minutes(profile: str = "compare", overhead_s: float = OVERHEAD_S) -> float:
@@ -191,6 +193,22 @@ def scalar_decide(a, b, **kw):
     return (np.array([d.outcome for d in out], dtype=object),)
 
 
+def boundary_size(design: sequential.Design, n: int = 200_000, seed: int = 3) -> float:
+    """How often A/A data cross one claim's pass boundary at any look, never stopping for anything else
+    (normal log values; the repeated interval's one-sided miss rate, designed to be at most alpha / 4)."""
+    rng = np.random.default_rng(seed)
+    a = np.exp(rng.normal(0, 0.1, (n, design.max_rounds)))
+    b = np.exp(rng.normal(0, 0.1, (n, design.max_rounds)))
+    crossed = np.zeros(n, dtype=bool)
+    for look in design.looks:
+        _, _, low, _ = sequential.decide_arrays(
+            a[:, :look], b[:, :look], expected="better", higher_is_better=False, min_effect=EFFECT, family_size=4, look=look,
+            design=design,
+        )  # fmt: skip
+        crossed |= low > 0
+    return float(crossed.mean())
+
+
 def summarise(claims: list[Claim], sim: dict, minutes_per_run: float) -> dict:
     o = sim["outcome"]
     minutes = sim["runs"] * minutes_per_run
@@ -202,6 +220,7 @@ def summarise(claims: list[Claim], sim: dict, minutes_per_run: float) -> dict:
         "all_pass": float((o == sequential.PASS).all(axis=0).mean()),
         "all_decided": float((o != sequential.INCONCLUSIVE).all(axis=0).mean()),
         "rounds": (float(sim["rounds"].mean()), float(np.percentile(sim["rounds"], 90))),
+        "claim_rounds": sim["decided_at"].mean(axis=1),
         "minutes": (float(minutes.mean()), float(np.percentile(minutes, 90))),
     }
 
@@ -215,19 +234,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--measured-sd", type=float, help="a replicate log SD measured on the miniature: one more noise model")
     ap.add_argument("--overhead-s", type=float, default=OVERHEAD_S, help="seconds per run beyond the profile's length")
     ap.add_argument("--seed", type=int, default=2026)
+    ap.add_argument("--spending", default=sequential.DEFAULT.spending, choices=sequential.SPENDING, help="alpha spending to try")
+    ap.add_argument("--only", choices=sorted(NOISES), help="one noise model only (a quick look)")
     args = ap.parse_args(argv)
     started = time.monotonic()
     claims = shipped_claims()
     bank, batch_s = within_run_bank(20_000)
     per_run = run_minutes("compare", args.overhead_s)
-    design = sequential.DEFAULT
-    noises = dict(NOISES)
+    design = sequential.Design(spending=args.spending)
+    noises = {args.only: NOISES[args.only]} if args.only else dict(NOISES)
     if args.measured_sd:
         noises["measured"] = Noise(f"measured on the miniature (log SD {args.measured_sd:.3f})", total_sd=args.measured_sd)
     conditions = [(noise.name, noise, design, claims) for noise in noises.values()]
-    conditions.append((NOISES["wide"].name, NOISES["wide"], sequential.Design(max_rounds=20), claims))
-    latency = [c for c in claims if METRICS[c.metric] != "throughput"]
-    conditions.append(("pinned, 3 latency claims in the rounds", NOISES["pinned"], design, latency))
+    if not args.only:
+        conditions.append((NOISES["wide"].name, NOISES["wide"], sequential.Design(max_rounds=20, spending=args.spending), claims))
+        latency = [c for c in claims if METRICS[c.metric] != "throughput"]
+        conditions.append(("pinned, 3 latency claims in the rounds", NOISES["pinned"], design, latency))
     pinned_sd = float(np.std(run_effects(NOISES["pinned"], np.random.default_rng(1), (200_000,), bank)))
     print(f"claims (family of {len(claims)}): " + "; ".join(f"{c.label} [{c.expected}]" for c in claims))
     print(
@@ -244,6 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     one = simulate_auto(claims, "effect", NOISES["pinned"], 200, 99, bank, decide=scalar_decide)
     assert (vec["outcome"] == one["outcome"]).all() and (vec["rounds"] == one["rounds"]).all()
     print("cross-check: 200 campaigns through sequential.decide() one call at a time give the same outcomes and rounds")
+    for most in (10, 20):
+        print(
+            f"boundary alone, max {most} rounds: {boundary_size(sequential.Design(max_rounds=most, spending=args.spending)):.4f}"
+        )
     print(f"\n{args.campaigns} simulated campaigns per condition and scenario")
     head = (
         f"{'noise model':38} {'max':>3} | {'FWER':>6} {'worst':>6} | {'power min':>9} {'all':>5} {'false fail':>10} | "
@@ -273,6 +299,7 @@ def main(argv: list[str] | None = None) -> int:
                 f"    {c.label:32} null: pass {null['pass'][j]:.4f}  "
                 f"equal: pass {equal['pass'][j]:.4f} fail {equal['fail'][j]:.3f}"
                 f"  effect: pass {eff['pass'][j]:.3f} fail {eff['fail'][j]:.4f} undecided {eff['inconclusive'][j]:.3f}"
+                f" rounds {eff['claim_rounds'][j]:.1f}"
             )
     print(
         "\nFWER: share of campaigns in which any claim passed wrongly (better claims at no difference, the same claim at a "
