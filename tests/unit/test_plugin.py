@@ -125,7 +125,7 @@ def test_profile_help_follows_the_profiles_file(tmp_path, monkeypatch):
     monkeypatch.setattr(profiles, "DEFAULT_PATH", tmp_path / "profiles.toml")
     assert "smoke (300 s, 5 min) | standard | full" in pytest_plugin._profile_help()
     monkeypatch.setattr(profiles, "DEFAULT_PATH", tmp_path / "missing.toml")
-    assert pytest_plugin._profile_help().endswith("smoke | standard | full")
+    assert pytest_plugin._profile_help().endswith("smoke | standard | full | compare")
 
 
 def test_each_session_of_a_run_claims_its_own_report_name(tmp_path):
