@@ -156,3 +156,16 @@ def test_a_a_rarely_passes_a_better_claim_over_every_look():
 def test_a_true_30_percent_difference_is_found_and_the_same_claim_rarely_passes():
     assert np.mean(simulate(1.3, "better", 0.1, 2000, seed=22) == PASS) > 0.8
     assert np.mean(simulate(1.3, "same", 0.1, 4000, seed=23) == PASS) <= 0.03
+
+
+def test_a_fixed_design_projects_fixed_replicates():
+    a, b = [100, 125, 90, 110], [110, 95, 130, 120]
+    fixed = decide(a, b, expected="better", **LATENCY)
+    seq = decide(a, b, expected="better", look=4, **LATENCY)
+    assert fixed.outcome == seq.outcome == INCONCLUSIVE
+    assert 1 <= fixed.rounds_needed <= seq.rounds_needed  # one look needs no more replicates than many
+
+
+def test_an_unknown_claim_is_an_error():
+    with pytest.raises(ValueError):
+        decide([1.0], [1.0], expected="faster", **LATENCY)

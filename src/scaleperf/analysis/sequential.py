@@ -208,15 +208,18 @@ def rounds_to_decide(
     min_effect: float,
     family_size: int,
     design: Design,
+    sequential: bool = True,
 ) -> int:
     """More rounds until the interval, centred where it is now and with the spread seen so far, would decide.
 
-    Past the last look the projection uses the last look's nominal level (as a fresh plan of that many
-    rounds would need at least); capped at PROJECT_LIMIT rounds.
+    Sequential: at the looks' levels, past the last look at the last look's level (as a fresh plan of that
+    many rounds would need at least).  Not sequential: a fixed design of that many replicates (one look).
+    Capped at PROJECT_LIMIT rounds.
     """
-    for m in range(max(n + 1, design.min_rounds), PROJECT_LIMIT + 1):
+    for m in range(max(n + 1, design.min_rounds if sequential else 2), PROJECT_LIMIT + 1):
         se = sd * math.sqrt(2 / m)
-        c = float(critical_t(design, family_size, min(m, design.max_rounds), np.asarray(2.0 * m - 2)))
+        look = min(m, design.max_rounds) if sequential else None
+        c = float(critical_t(design, family_size, look, np.asarray(2.0 * m - 2)))
         low, high = log_ba - c * se, log_ba + c * se
         sign = _direction(expected, higher_is_better)
         d_low, d_high = (low, high) if sign > 0 else (-high, -low)
@@ -241,6 +244,8 @@ def decide(
     ``look``: rounds done so far in a sequential campaign (``--replicates auto``); None for a fixed
     number of replicates, the one look of a fixed design, which spends the claim's whole alpha / K.
     """
+    if expected not in EXPECTED:
+        raise ValueError(f"expected must be one of {EXPECTED}, got {expected!r}")
     x = np.asarray(a, dtype=np.float64)
     y = np.asarray(b, dtype=np.float64)
     n = min(x.size, y.size)
@@ -283,7 +288,7 @@ def decide(
     else:
         need = rounds_to_decide(
             log_ba, sd, n, expected=expected, higher_is_better=higher_is_better, min_effect=min_effect,
-            family_size=family_size, design=design,
+            family_size=family_size, design=design, sequential=look is not None,
         )  # fmt: skip
     return Decision(
         INCONCLUSIVE, ratio, ci[0], ci[1], need, f"inconclusive: about {need} more round(s) expected to decide; {where}"
