@@ -247,7 +247,7 @@ def parse_replicates(raw, max_minutes=None) -> tuple[bool, int, float | None]:
 
 
 def comparisons_pending(
-    expectations: list | None = None, *, family_size: int | None = None, design=None
+    expectations: list | None = None, *, family_size: int | None = None, max_rounds: int | None = None
 ) -> Callable[[dict[str, list[RunResult]]], set[str]]:
     """The ``still_needed`` callback of auto rounds: the configurations of every declared comparison that
     :func:`scaleperf.analysis.sequential.decide` does not decide yet, on the replicate values
@@ -256,7 +256,7 @@ def comparisons_pending(
     from scaleperf.analysis import compare, sequential
     from scaleperf.analysis.verdict import REFUSED
 
-    design = design or sequential.DEFAULT
+    design = sequential.design_for(max_rounds)
     expectations = compare.load_expectations(None) if expectations is None else expectations
     family_size = family_size or len(expectations)  # the declared family, as the perf tests judge it
 

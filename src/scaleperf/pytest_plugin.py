@@ -326,7 +326,7 @@ def campaign(pytestconfig: pytest.Config, perf_settings: PerfSettings, perf_prov
         auto=perf_settings.auto,
         max_minutes=perf_settings.max_minutes,
     )
-    pending = comparisons_pending() if perf_settings.auto else None
+    pending = comparisons_pending(max_rounds=perf_settings.replicates) if perf_settings.auto else None
     camp = Campaign(settings, perf_provider, _selected_configs(pytestconfig), say, live=live, still_needed=pending)
     pytestconfig.stash[CAMPAIGN_KEY] = camp
     try:

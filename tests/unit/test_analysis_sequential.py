@@ -169,3 +169,9 @@ def test_a_fixed_design_projects_fixed_replicates():
 def test_an_unknown_claim_is_an_error():
     with pytest.raises(ValueError):
         decide([1.0], [1.0], expected="faster", **LATENCY)
+
+
+def test_more_rounds_spread_the_same_alpha_thinner():
+    assert sequential.design_for() is DEFAULT and sequential.design_for(20).max_rounds == 20
+    ten, twenty = sequential.nominal_levels(DEFAULT, 0.0125), sequential.nominal_levels(sequential.design_for(20), 0.0125)
+    assert twenty[0] < ten[0] and twenty[-1] < ten[-1]

@@ -62,6 +62,11 @@ class Design:
 DEFAULT = Design()
 
 
+def design_for(max_rounds: int | None = None) -> Design:
+    """The default design with ``max_rounds`` rounds at most (``--replicates auto:MAX``)."""
+    return DEFAULT if max_rounds is None else Design(min_rounds=DEFAULT.min_rounds, max_rounds=max_rounds)
+
+
 @dataclass(frozen=True)
 class Decision:
     """One claim's decision at one look."""
