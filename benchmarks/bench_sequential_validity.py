@@ -19,6 +19,7 @@ independently (polls, reads, capacity).
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -193,6 +194,30 @@ def scalar_decide(a, b, **kw):
     return (np.array([d.outcome for d in out], dtype=object),)
 
 
+def measured(run_dir: str, metric_name: str = "polls.p95") -> tuple[float, list[float], float | None]:
+    """From a stored run (results/<run id>) of replicates of one configuration: the log SD of the replicate
+    values of ``metric_name`` (as compare measures them), the values, and the mean minutes per run."""
+    import calendar
+    from pathlib import Path
+
+    from scaleperf import results
+
+    path = Path(run_dir)
+    runs = [results.load(r.path) for r in results.find_runs(path.parent, path.name)]
+    runs = [r for r in runs if r.complete]
+    metric = compare.parse_metric(metric_name)
+    batch_s = compare.comparison_batch_length(runs, metric)
+    values = [float(compare.replicate_value(compare.run_batches(r, metric, batch_s))) for r in runs]
+    stamps = sorted(
+        calendar.timegm(time.strptime(r.meta[k], "%Y-%m-%dT%H:%M:%SZ"))
+        for r in runs
+        for k in ("started_at", "ended_at")
+        if r.meta.get(k)
+    )
+    minutes = (stamps[-1] - stamps[0]) / 60 / len(runs) if len(stamps) >= 2 and runs else None
+    return float(np.std(np.log(values), ddof=1)), values, minutes
+
+
 def boundary_size(design: sequential.Design, n: int = 200_000, seed: int = 3) -> float:
     """How often A/A data cross one claim's pass boundary at any look, never stopping for anything else
     (normal log values; the repeated interval's one-sided miss rate, designed to be at most alpha / 4)."""
@@ -227,7 +252,6 @@ def summarise(claims: list[Claim], sim: dict, minutes_per_run: float) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     import argparse
-    import time
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--campaigns", type=int, default=5000, help="simulated campaigns per condition")
@@ -236,7 +260,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--spending", default=sequential.DEFAULT.spending, choices=sequential.SPENDING, help="alpha spending to try")
     ap.add_argument("--only", choices=sorted(NOISES), help="one noise model only (a quick look)")
+    ap.add_argument("--from-run", help="results/<run id> holding replicates of one configuration: measure --measured-sd there")
     args = ap.parse_args(argv)
+    if args.from_run:
+        sd, values, minutes = measured(args.from_run)
+        print(f"measured in {args.from_run}: {len(values)} replicates, polls.p95 replicate values (ms) "
+              f"{', '.join(f'{v:.0f}' for v in values)}; log SD {sd:.3f}; "
+              f"{'n/a' if minutes is None else f'{minutes:.2f}'} minutes per run, start to end")  # fmt: skip
+        args.measured_sd = sd
     started = time.monotonic()
     claims = shipped_claims()
     bank, batch_s = within_run_bank(20_000)
@@ -244,7 +275,9 @@ def main(argv: list[str] | None = None) -> int:
     design = sequential.Design(spending=args.spending)
     noises = {args.only: NOISES[args.only]} if args.only else dict(NOISES)
     if args.measured_sd:
-        noises["measured"] = Noise(f"measured on the miniature (log SD {args.measured_sd:.3f})", total_sd=args.measured_sd)
+        noises = {"measured": Noise(f"measured on the miniature (log SD {args.measured_sd:.3f})", total_sd=args.measured_sd)} | (
+            {} if args.only else noises
+        )
     conditions = [(noise.name, noise, design, claims) for noise in noises.values()]
     if not args.only:
         conditions.append((NOISES["wide"].name, NOISES["wide"], sequential.Design(max_rounds=20, spending=args.spending), claims))

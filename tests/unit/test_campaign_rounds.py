@@ -110,3 +110,50 @@ def test_the_callback_keeps_only_undecided_comparisons_in_the_rounds():
     assert pending(clear) == set()  # a claim whose configurations are not both in the rounds does not hold them
     early = {"vertical": runs("vertical", [60, 61]), "single": runs("single", [100, 101])}
     assert pending(early) == {"vertical", "single"}  # before the first look
+
+
+def test_an_auto_campaign_runs_rounds_until_the_shipped_comparisons_are_decided(tmp_path, monkeypatch):
+    """The real _run loop with a fake provider and load engine: clear differences decide within a few rounds."""
+    import contextlib
+
+    import scaleperf
+    from scaleperf import campaign as campaign_module
+    from scaleperf.providers.base import LoadScale
+
+    levels = {"single": 100.0, "vertical": 60.0, "horizontal1": 60.0, "horizontal2": 60.0}  # every shipped claim true
+    made = []
+
+    def run(base_url, locustfile, profile, *, meta, **kw):
+        made.append(meta["config"])
+        level = levels[meta["config"]] * (1 + 0.01 * (len(made) % 3))
+        [result] = runs(meta["config"], [level])
+        result.meta.update(replicate=meta["replicate"])
+        return result
+
+    class Provider:
+        name = "fake"
+
+        @contextlib.contextmanager
+        def provision(self, config):
+            yield SimpleNamespace(base_url="http://fake", describe=dict, reset_data=lambda: None)
+
+        def load_scale(self, config):
+            return LoadScale(factor=1.0, reason="test")
+
+    fake_load = SimpleNamespace(load_profile=lambda name: name, run=run)
+    monkeypatch.setattr(scaleperf, "load", fake_load, raising=False)
+    monkeypatch.setitem(__import__("sys").modules, "scaleperf.load", fake_load)
+    monkeypatch.setattr(campaign_module, "machine_lock", lambda say=None: contextlib.nullcontext())
+    claims = compare.load_expectations(None)
+    latency = [e for e in claims if compare.parse_metric(e.metric).statistic != "throughput"]
+    settings = CampaignSettings(run_id="r", results_dir=tmp_path, profile="compare", replicates=10, locustfile=tmp_path / "lf",
+                                auto=True)  # fmt: skip
+    configs = [SimpleNamespace(name=n, describe=dict) for n in NAMES]
+    said = []
+    camp = Campaign(
+        settings, Provider(), configs, said.append, still_needed=comparisons_pending(latency, family_size=len(claims))
+    )
+    got = camp.results(configs[0])
+    assert len(got) == 3 and all(len(camp.results(c)) == 3 for c in configs)  # decided at the first look
+    assert made[4:8] == ["horizontal2", "horizontal1", "vertical", "single"]  # the second round runs in reverse
+    assert any("decided after 3 round(s)" in line for line in said)
