@@ -205,7 +205,9 @@ class Campaign:
         started, runs, needed = time.monotonic(), 0, list(configs)
         for replicate in range(1, self.settings.replicates + 1):
             if replicate > 1 and self.still_needed is not None:
-                names = self.still_needed({c.name: list(self._results.get(c.name, [])) for c in configs})
+                names = self.still_needed(
+                    {c.name: list(self._results.get(c.name, [])) for c in configs if c.name not in self._failures}
+                )
                 needed = [c for c in needed if c.name in names and c.name not in self._failures]
                 if not needed:
                     self.say(f"every declared comparison is decided after {replicate - 1} round(s)")

@@ -157,3 +157,16 @@ def test_an_auto_campaign_runs_rounds_until_the_shipped_comparisons_are_decided(
     assert len(got) == 3 and all(len(camp.results(c)) == 3 for c in configs)  # decided at the first look
     assert made[4:8] == ["horizontal2", "horizontal1", "vertical", "single"]  # the second round runs in reverse
     assert any("decided after 3 round(s)" in line for line in said)
+
+
+def test_a_failed_configuration_leaves_the_rounds_and_its_comparisons_do_not_hold_them(tmp_path):
+    asked = []
+
+    def still_needed(results):
+        asked.append(sorted(results))
+        return set(results)  # everything still undecided
+
+    camp, configs = campaign(tmp_path, replicates=3, still_needed=still_needed)
+    camp._failures["vertical"] = object()
+    order = play(camp, configs)
+    assert "vertical" not in asked[0] and all(n != "vertical" for r, n in order if r > 1)
