@@ -246,8 +246,10 @@ def decide(
 ) -> Decision:
     """Decide the claim "a <expected> than b" (or "a same as b") from per-replicate values.
 
-    ``look``: rounds done so far in a sequential campaign (``--replicates auto``); None for a fixed
-    number of replicates, the one look of a fixed design, which spends the claim's whole alpha / K.
+    ``look``: in a sequential campaign (``--replicates auto``) the rounds this pair took part in (for a pair
+    that left the rounds, the round it was decided at); None for a fixed number of replicates, the one
+    look of a fixed design, which spends the claim's whole alpha / K.  ``design``: the one the rounds ran
+    with (:func:`design_for` ``auto:MAX``).
     """
     if expected not in EXPECTED:
         raise ValueError(f"expected must be one of {EXPECTED}, got {expected!r}")
