@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize, special, stats
 
 PASS, FAIL, INCONCLUSIVE = "pass", "fail", "inconclusive"
 EXPECTED = ("better", "worse", "same")
@@ -120,12 +120,12 @@ def nominal_levels(design: Design, level: float) -> tuple[float, ...]:
             mass = w * f
 
             def crossing(zk, sd=sd, tau=tau, mass=mass, x=x):
-                return float(np.sum(mass * stats.norm.sf((zk * math.sqrt(tau) - x) / sd)))
+                return float(np.sum(mass * special.ndtr((x - zk * math.sqrt(tau)) / sd)))
 
             z = math.inf if inc <= 0 else float(optimize.brentq(lambda zk, inc=inc: crossing(zk) - inc, -5.0, 40.0, xtol=1e-9))
             top = min(z * math.sqrt(tau), 12.0)
             y = _grid(top, h)
-            f = (stats.norm.pdf((y[:, None] - x[None, :]) / sd) / sd) @ mass
+            f = np.exp(-0.5 * ((y[:, None] - x[None, :]) / sd) ** 2) @ mass / (sd * math.sqrt(2 * math.pi))
             x = y
         out.append(float(stats.norm.sf(z)))
     return tuple(out)
