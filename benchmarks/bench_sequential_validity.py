@@ -36,13 +36,13 @@ OVERHEAD_S = 10.0  # per run: provisioning (0.7-1.3 s, docs/local-miniature.md),
 EFFECT = 0.30
 
 
-def within_run_bank(n: int, seed: int = 7) -> tuple[np.ndarray, int]:
-    """Log within-run errors of ``n`` replicate values (mean of batch p95s, pinned model) and the batch length."""
+def within_run_bank(n: int, seed: int = 7, window: int = PLATEAU_S - WARMUP_S) -> tuple[np.ndarray, int]:
+    """Log within-run errors of ``n`` replicate values (mean of batch p95s over a judged ``window`` of
+    seconds after the warm-up, pinned model) and the batch length."""
     rng = np.random.default_rng(seed)
-    window = PLATEAU_S - WARMUP_S
 
     def levels(m: int) -> np.ndarray:
-        innov = rng.normal(0, WITHIN_SD * math.sqrt(1 - RHO**2), (m, PLATEAU_S))
+        innov = rng.normal(0, WITHIN_SD * math.sqrt(1 - RHO**2), (m, WARMUP_S + window))
         start = rng.normal(0, WITHIN_SD, m)
         return np.exp(lfilter([1.0], [1.0, -RHO], innov, axis=-1, zi=(RHO * start)[:, None])[0])[:, WARMUP_S:]
 
@@ -194,10 +194,14 @@ def scalar_decide(a, b, **kw):
     return (np.array([d.outcome for d in out], dtype=object),)
 
 
-def measured(run_dir: str, metric_name: str = "polls.p95") -> tuple[float, list[float], float | None]:
+def measured(
+    run_dir: str, metric_name: str = "polls.p95", window_s: int | None = None
+) -> tuple[float, list[float], float | None]:
     """From a stored run (results/<run id>) of replicates of one configuration: the log SD of the replicate
-    values of ``metric_name`` (as compare measures them), the values, and the mean minutes per run."""
+    values of ``metric_name`` (as compare measures them, on the first ``window_s`` judged seconds of each
+    plateau when given), the values, and the mean minutes per run (first start to last end)."""
     import calendar
+    import dataclasses
     from pathlib import Path
 
     from scaleperf import results
@@ -205,6 +209,14 @@ def measured(run_dir: str, metric_name: str = "polls.p95") -> tuple[float, list[
     path = Path(run_dir)
     runs = [results.load(r.path) for r in results.find_runs(path.parent, path.name)]
     runs = [r for r in runs if r.complete]
+    if window_s:
+        runs = [
+            dataclasses.replace(r, phases=tuple(
+                dataclasses.replace(p, end_s=min(p.end_s, p.start_s + p.warmup_s + window_s)) if p.kind == "plateau" else p
+                for p in r.phases
+            ))
+            for r in runs
+        ]  # fmt: skip
     metric = compare.parse_metric(metric_name)
     batch_s = compare.comparison_batch_length(runs, metric)
     values = [float(compare.replicate_value(compare.run_batches(r, metric, batch_s))) for r in runs]
@@ -260,18 +272,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=2026)
     ap.add_argument("--spending", default=sequential.DEFAULT.spending, choices=sequential.SPENDING, help="alpha spending to try")
     ap.add_argument("--only", choices=sorted(NOISES), help="one noise model only (a quick look)")
+    ap.add_argument("--window-s", type=int, help="what if the compare profile judged this many seconds")
     ap.add_argument("--from-run", help="results/<run id> holding replicates of one configuration: measure --measured-sd there")
     args = ap.parse_args(argv)
     if args.from_run:
-        sd, values, minutes = measured(args.from_run)
+        sd, values, minutes = measured(args.from_run, window_s=args.window_s)
         print(f"measured in {args.from_run}: {len(values)} replicates, polls.p95 replicate values (ms) "
               f"{', '.join(f'{v:.0f}' for v in values)}; log SD {sd:.3f}; "
               f"{'n/a' if minutes is None else f'{minutes:.2f}'} minutes per run, start to end")  # fmt: skip
         args.measured_sd = sd
     started = time.monotonic()
     claims = shipped_claims()
-    bank, batch_s = within_run_bank(20_000)
+    bank, batch_s = within_run_bank(20_000, window=args.window_s or PLATEAU_S - WARMUP_S)
     per_run = run_minutes("compare", args.overhead_s)
+    if args.window_s:  # a compare profile judging a shorter or longer window: the plateau changes, the rest stays
+        per_run += (args.window_s - (PLATEAU_S - WARMUP_S)) / 60
+        print(f"what if: the compare profile judged {args.window_s} s instead of {PLATEAU_S - WARMUP_S} s")
     design = sequential.Design(spending=args.spending)
     noises = {args.only: NOISES[args.only]} if args.only else dict(NOISES)
     if args.measured_sd:
@@ -291,9 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{design.alpha / len(claims):.4f} per claim and side"
     )
     print(f"pinned model: batch length {batch_s} s, within-run log SD {bank.std():.3f}, replicate log SD {pinned_sd:.3f}")
-    print(
-        f"minutes per run: compare profile {load_profile('compare').duration_s:.0f} s + {args.overhead_s:.0f} s = {per_run:.2f}"
-    )
+    print(f"minutes per run: compare profile {per_run * 60 - args.overhead_s:.0f} s + {args.overhead_s:.0f} s = {per_run:.2f}")
     # The vectorised core and decide() itself agree, campaign by campaign.
     vec = simulate_auto(claims, "effect", NOISES["pinned"], 200, 99, bank)
     one = simulate_auto(claims, "effect", NOISES["pinned"], 200, 99, bank, decide=scalar_decide)
