@@ -67,6 +67,8 @@ class CampaignSettings:
     master_port: int | None = None  # None: Locust's default for remote workers, a free port for local ones
     progress: bool = True
     extra_meta: dict = field(default_factory=dict)
+    auto: bool = False  # --replicates auto: rounds until still_needed() is empty, at most `replicates` rounds
+    max_minutes: float | None = None  # --max-minutes: no round starts that would end past this budget
 
 
 @dataclass
@@ -87,7 +89,9 @@ class Campaign:
         configs: list[ScalingConfig],
         say: Callable[[str], None],
         live: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+        still_needed: Callable[[dict[str, list[RunResult]]], set[str]] | None = None,
     ):
+        self.still_needed = still_needed  # after each round: the configurations whose comparisons are undecided
         self.settings = settings
         self.live = live  # a context in which the load engine may write its live progress line
         self.provider = provider
@@ -163,8 +167,8 @@ class Campaign:
 
         profile = load.load_profile(self.settings.profile)
         criteria = step_criteria(self.provider.name) if profile.has_search else None
-        for replicate in range(1, self.settings.replicates + 1):
-            for config in configs:
+        for replicate, round_configs in self._rounds(configs):
+            for config in round_configs:
                 if config.name in self._failures:
                     continue
                 tag = f"{config.name} (replicate {replicate}/{self.settings.replicates})"
@@ -206,6 +210,99 @@ class Campaign:
                     self.close_deployment()
                     continue
                 self._results.setdefault(config.name, []).append(result)
+
+    # -- rounds ----------------------------------------------------------------------------------
+    def _rounds(self, configs: list[ScalingConfig]) -> Iterator[tuple[int, list[ScalingConfig]]]:
+        """The rounds of a campaign: every configuration once per round, ``replicates`` rounds.
+
+        With ``auto``, a configuration leaves the rounds once ``still_needed`` (asked after every round)
+        no longer names it, the rounds end when it names none, and no round starts that the
+        ``max_minutes`` budget would not cover at the mean length of the runs so far.  Auto rounds
+        alternate their order (A B C D, D C B A, ...) so that a steady drift of the machine over the
+        campaign falls alike on every configuration.
+        """
+        if not self.settings.auto:
+            for replicate in range(1, self.settings.replicates + 1):
+                yield replicate, configs
+            return
+        started, runs, needed = time.monotonic(), 0, list(configs)
+        for replicate in range(1, self.settings.replicates + 1):
+            if replicate > 1 and self.still_needed is not None:
+                names = self.still_needed(
+                    {c.name: list(self._results.get(c.name, [])) for c in configs if c.name not in self._failures}
+                )
+                needed = [c for c in needed if c.name in names and c.name not in self._failures]
+                if not needed:
+                    self.say(f"every declared comparison is decided after {replicate - 1} round(s)")
+                    return
+            spent = time.monotonic() - started
+            if (
+                self.settings.max_minutes is not None
+                and runs
+                and spent + spent / runs * len(needed) > self.settings.max_minutes * 60
+            ):
+                self.say(
+                    f"--max-minutes {self.settings.max_minutes:g}: no time for round {replicate}; stopping after {replicate - 1}"
+                )
+                return
+            if replicate > 1:
+                self.say(f"round {replicate}: {', '.join(c.name for c in needed)} (comparisons still undecided)")
+            runs += len(needed)
+            yield replicate, round_order(needed, replicate)
+
+
+def round_order(configs: list, replicate: int) -> list:
+    """An auto round's order: as given in odd rounds, reversed in even ones."""
+    return list(configs) if replicate % 2 else list(reversed(configs))
+
+
+def parse_replicates(raw, max_minutes=None) -> tuple[bool, int, float | None]:
+    """``--replicates N`` or ``auto[:MAX]``, and ``--max-minutes``: (auto, replicates or most rounds, minutes)."""
+    from scaleperf.analysis.sequential import DEFAULT
+
+    text = str(raw).strip()
+    auto = text == "auto" or text.startswith("auto:")
+    replicates = int(text[5:]) if text.startswith("auto:") else DEFAULT.max_rounds if auto else int(text)
+    if auto and replicates < DEFAULT.min_rounds:
+        raise ScaleperfError(f"--replicates auto:MAX needs MAX of at least {DEFAULT.min_rounds}, the first look")
+    minutes = float(max_minutes) if max_minutes not in (None, "") else None
+    if minutes is not None and (not auto or not minutes > 0):
+        raise ScaleperfError("--max-minutes needs --replicates auto and a number of minutes above 0")
+    return auto, replicates, minutes
+
+
+def comparisons_pending(
+    expectations: list | None = None, *, family_size: int | None = None, max_rounds: int | None = None
+) -> Callable[[dict[str, list[RunResult]]], set[str]]:
+    """The ``still_needed`` callback of auto rounds: the configurations of every declared comparison that
+    :func:`scaleperf.analysis.sequential.decide` does not decide yet, on the replicate values
+    :func:`scaleperf.analysis.compare.compare` measures.  Comparisons whose configurations are not both
+    in the rounds are left to the rest of the session."""
+    from scaleperf.analysis import compare, sequential
+    from scaleperf.analysis.verdict import REFUSED
+
+    design = sequential.design_for(max_rounds)
+    expectations = compare.load_expectations(None) if expectations is None else expectations
+    family_size = family_size or len(expectations)  # the declared family, as the perf tests judge it
+
+    def still_needed(results_by_config: dict[str, list[RunResult]]) -> set[str]:
+        look = max((len(v) for v in results_by_config.values()), default=0)
+        pending: set[str] = set()
+        for e in expectations:
+            if e.a not in results_by_config or e.b not in results_by_config:
+                continue
+            [v] = compare.compare({e.a: results_by_config[e.a], e.b: results_by_config[e.b]}, [e], family_size=family_size)
+            if v.result == REFUSED:  # more rounds of the same runs cannot make it judgeable
+                continue
+            d = sequential.decide(
+                v.values_a, v.values_b, expected=e.expect, higher_is_better=compare.parse_metric(e.metric).higher_is_better,
+                min_effect=e.min_effect, family_size=family_size, look=look, design=design,
+            )  # fmt: skip
+            if d.outcome == sequential.INCONCLUSIVE and d.rounds_needed is not None:
+                pending |= {e.a, e.b}
+        return pending
+
+    return still_needed
 
 
 def step_criteria(provider: str) -> StepCriteria:

@@ -73,7 +73,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--db-engine", "scaleperf_db_engine", "the local database engine: postgresql | mysql (default: the app's)")
     add("--profile", "scaleperf_profile", _profile_help(), default="smoke")
     add("--profiles", "scaleperf_profiles", "a profiles file of your own (TOML, as fixtures/profiles.toml) --profile reads")
-    add("--replicates", "scaleperf_replicates", "runs per configuration, interleaved across configurations", default="1")
+    add(
+        "--replicates",
+        "scaleperf_replicates",
+        "runs per configuration, interleaved across configurations; auto[:MAX]: rounds until every declared "
+        "comparison is decided (at most MAX rounds, default 10)",
+        default="1",
+    )
+    add("--max-minutes", "scaleperf_max_minutes", "with --replicates auto: start no round that would end past this many minutes")
     add("--results-dir", "scaleperf_results_dir", "where runs and reports are written", default="results")
     add("--locustfile", "scaleperf_locustfile", "the locustfile every run uses", default="locustfiles/helpdesk.py")
     add("--keep-deployment", "scaleperf_keep_deployment", "leave deployments running after the session", action="store_true")
@@ -106,7 +113,7 @@ class PerfSettings:
     provider: str
     target_url: str | None
     profile: str
-    replicates: int
+    replicates: int  # with auto: the most rounds
     results_dir: Path
     locustfile: Path
     keep_deployment: bool
@@ -118,6 +125,8 @@ class PerfSettings:
     health_path: str = "/health"
     db_engine: str | None = None
     targets_file: str | None = None
+    auto: bool = False  # --replicates auto[:MAX]
+    max_minutes: float | None = None
 
 
 def _value(config: pytest.Config, name: str):
@@ -128,6 +137,7 @@ def _value(config: pytest.Config, name: str):
 
 
 def _settings(config: pytest.Config) -> PerfSettings:
+    from scaleperf.campaign import parse_replicates
     from scaleperf.configs import parse_names
     from scaleperf.errors import ScaleperfError
 
@@ -135,13 +145,17 @@ def _settings(config: pytest.Config) -> PerfSettings:
     raw_configs = _value(config, "scaleperf_configs")
     names = parse_names(raw_configs if isinstance(raw_configs, list) else [raw_configs] if raw_configs else [])
     try:
-        replicates = int(_value(config, "scaleperf_replicates"))
+        auto, replicates, max_minutes = parse_replicates(
+            _value(config, "scaleperf_replicates"), _value(config, "scaleperf_max_minutes")
+        )
         max_cost = _value(config, "scaleperf_max_cost")
         max_cost = float(max_cost) if max_cost not in (None, "") else None
     except ValueError as exc:
-        raise ScaleperfError(f"--replicates must be a whole number and --max-cost a number ({exc})") from exc
+        raise ScaleperfError(f"--replicates must be a whole number or auto[:MAX], --max-cost a number ({exc})") from exc
     if replicates < 1:
         raise ScaleperfError("--replicates must be at least 1")
+    if auto and getattr(config.option, "numprocesses", None):
+        raise ScaleperfError("--replicates auto decides across configurations in one process; run it without -n")
     results_dir = Path(_value(config, "scaleperf_results_dir"))
     locustfile = Path(_value(config, "scaleperf_locustfile"))
     return PerfSettings(
@@ -158,6 +172,8 @@ def _settings(config: pytest.Config) -> PerfSettings:
         run_id="",  # a perf session's own, set in pytest_configure
         rootdir=root,
         **_app_settings(config, root),
+        auto=auto,
+        max_minutes=max_minutes,
     )
 
 
@@ -231,7 +247,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     if s is None or not _perf_selected(config):
         return []
     return [
-        f"scaleperf: run {s.run_id}, provider {s.provider}, profile {s.profile}, replicates {s.replicates}, "
+        f"scaleperf: run {s.run_id}, provider {s.provider}, profile {s.profile}, "
+        f"replicates {f'auto (at most {s.replicates} rounds)' if s.auto else s.replicates}, "
         f"configs {','.join(s.configs) or 'all'}, gevent role {gevent_setup.applied()}",
         f"scaleperf: results in {s.results_dir / s.run_id}",
     ]
@@ -339,7 +356,7 @@ def perf_provider(perf_settings: PerfSettings):
 def campaign(pytestconfig: pytest.Config, perf_settings: PerfSettings, perf_provider):
     """Runs each selected configuration's load once per replicate and caches the results."""
     from scaleperf import loadgen
-    from scaleperf.campaign import Campaign, CampaignSettings
+    from scaleperf.campaign import Campaign, CampaignSettings, comparisons_pending
 
     say, live = _say_factory(pytestconfig)
     spec = loadgen.parse(perf_settings.loadgen)
@@ -354,8 +371,11 @@ def campaign(pytestconfig: pytest.Config, perf_settings: PerfSettings, perf_prov
         expect_workers=spec.expect_workers,
         master_bind=spec.master_bind,
         master_port=spec.master_port,
+        auto=perf_settings.auto,
+        max_minutes=perf_settings.max_minutes,
     )
-    camp = Campaign(settings, perf_provider, _selected_configs(pytestconfig), say, live=live)
+    pending = comparisons_pending(max_rounds=perf_settings.replicates) if perf_settings.auto else None
+    camp = Campaign(settings, perf_provider, _selected_configs(pytestconfig), say, live=live, still_needed=pending)
     pytestconfig.stash[CAMPAIGN_KEY] = camp
     try:
         yield camp
