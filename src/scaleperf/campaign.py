@@ -182,6 +182,7 @@ class Campaign:
                         "run_id": self.settings.run_id,
                         "replicate": replicate,
                         "replicates": self.settings.replicates,
+                        **({"sequential": {"max_rounds": self.settings.replicates}} if self.settings.auto else {}),
                         "provider": self.provider.name,
                         "deployment": deployment.describe(),
                         "scale_reason": scale.reason,
@@ -275,30 +276,26 @@ def comparisons_pending(
     expectations: list | None = None, *, family_size: int | None = None, max_rounds: int | None = None
 ) -> Callable[[dict[str, list[RunResult]]], set[str]]:
     """The ``still_needed`` callback of auto rounds: the configurations of every declared comparison that
-    :func:`scaleperf.analysis.sequential.decide` does not decide yet, on the replicate values
-    :func:`scaleperf.analysis.compare.compare` measures.  Comparisons whose configurations are not both
+    :func:`scaleperf.analysis.compare.compare` does not decide yet (the sequential test at the rounds run so far,
+    as every reader of the verdicts decides it).  Comparisons whose configurations are not both
     in the rounds are left to the rest of the session."""
     from scaleperf.analysis import compare, sequential
-    from scaleperf.analysis.verdict import REFUSED
+    from scaleperf.analysis.verdict import INCONCLUSIVE, REFUSED
 
-    design = sequential.design_for(max_rounds)
+    rounds = max_rounds or sequential.DEFAULT.max_rounds
     expectations = compare.load_expectations(None) if expectations is None else expectations
     family_size = family_size or len(expectations)  # the declared family, as the perf tests judge it
 
     def still_needed(results_by_config: dict[str, list[RunResult]]) -> set[str]:
-        look = max((len(v) for v in results_by_config.values()), default=0)
         pending: set[str] = set()
         for e in expectations:
             if e.a not in results_by_config or e.b not in results_by_config:
                 continue
-            [v] = compare.compare({e.a: results_by_config[e.a], e.b: results_by_config[e.b]}, [e], family_size=family_size)
+            pair = {e.a: results_by_config[e.a], e.b: results_by_config[e.b]}
+            [v] = compare.compare(pair, [e], family_size=family_size, max_rounds=rounds)
             if v.result == REFUSED:  # more rounds of the same runs cannot make it judgeable
                 continue
-            d = sequential.decide(
-                v.values_a, v.values_b, expected=e.expect, higher_is_better=compare.parse_metric(e.metric).higher_is_better,
-                min_effect=e.min_effect, family_size=family_size, look=look, design=design,
-            )  # fmt: skip
-            if d.outcome == sequential.INCONCLUSIVE and d.rounds_needed is not None:
+            if v.outcome == INCONCLUSIVE and v.replicates_needed is not None:  # decided as every reader decides it
                 pending |= {e.a, e.b}
         return pending
 

@@ -284,11 +284,11 @@ def test_cpu_limits_none_make_comparisons_inconclusive_unless_accepted():
     assert v.outcome == "pass" and "accepted for a quick look" in v.reason
 
 
-def test_three_replicates_are_not_enough_data():
-    data = {"vertical": replicate_runs("vertical", 60, 3, seed=1), "single": replicate_runs("single", 100, 3, seed=2)}
+def test_one_replicate_per_side_is_not_enough_data():
+    data = {"vertical": replicate_runs("vertical", 60, 1, seed=1), "single": replicate_runs("single", 100, 1, seed=2)}
     [v] = compare.compare(data, [EXPECT_FASTER])
     assert v.result == NOT_ENOUGH_DATA and v.outcome == "inconclusive"
-    assert "at least 4 per side" in v.reason and v.replicates_needed >= 4
+    assert "at least 2 per side" in v.reason and v.replicates_needed >= 2, v.reason
 
 
 def test_equal_configurations_show_no_detectable_difference():
@@ -311,20 +311,18 @@ EXPECT_ALL = compare.Expectation(id="all", a="vertical", b="single", metric="all
 SHIPPED_FAMILY = 4  # the size of the family the perf test judges each expectation in
 
 
-def test_a_clear_improvement_too_few_replicates_for_the_family_is_inconclusive_not_fail():
-    # 4 v 4 over four claims: the smallest Holm-adjusted p is 4 x 2/70 = 0.11, so nothing can be significant.
+def test_a_clear_improvement_is_decided_where_rank_tests_cannot_be():
+    # 4 v 4 over four claims: Mann-Whitney's smallest adjusted p is 4 x 2/70 = 0.11, never significant; the interval
+    # of the ratio on the log values (Welch) decides a difference this clear, and the p-value stays a description.
     data = {"vertical": fixed_runs("vertical", [60, 62, 64, 66]), "single": fixed_runs("single", [100, 102, 104, 106])}
     [v] = compare.compare(data, [EXPECT_ALL], family_size=SHIPPED_FAMILY)
     assert v.p_value == pytest.approx(2 / 70) and v.p_holm == pytest.approx(4 * 2 / 70)
-    assert v.result == NOT_ENOUGH_DATA and v.outcome == "inconclusive", v.reason
-    assert "with 4 declared comparisons Mann-Whitney needs at least 5 per side" in v.reason, v.reason
-    assert v.replicates_needed >= 5 and f"about {v.replicates_needed} replicates per configuration" in v.reason
-    assert v.mde is None  # nothing is detectable at this n (infinite minimum detectable effect)
-    [alone] = compare.compare(data, [EXPECT_ALL])  # one declared claim: 4 v 4 can reach p <= 0.05
-    assert alone.result == BETTER and alone.outcome == "pass", alone.reason
-    five = {"vertical": fixed_runs("vertical", [60, 62, 64, 66, 68]), "single": fixed_runs("single", [100, 102, 104, 106, 108])}
-    [v] = compare.compare(five, [EXPECT_ALL], family_size=SHIPPED_FAMILY)
-    assert v.p_holm == pytest.approx(4 * 2 / 252) and v.result == BETTER and v.outcome == "pass", v.reason
+    assert v.result == BETTER and v.outcome == "pass", v.reason
+    assert v.ratio_ci[1] < 1 and v.ratio_ci[0] < 1 / 1.3, v.reason  # faster, and still allowing the claimed 30 %
+    noisy = {"vertical": fixed_runs("vertical", [60, 95]), "single": fixed_runs("single", [100, 70])}
+    [v] = compare.compare(noisy, [EXPECT_ALL], family_size=SHIPPED_FAMILY)
+    assert v.outcome == "inconclusive" and v.replicates_needed > 2, v.reason
+    assert f"about {v.replicates_needed} replicates per configuration would decide" in v.reason
 
 
 def test_not_significant_with_the_claimed_effect_still_possible_is_inconclusive():
@@ -332,7 +330,7 @@ def test_not_significant_with_the_claimed_effect_still_possible_is_inconclusive(
     [v] = compare.compare(data, [EXPECT_ALL], family_size=SHIPPED_FAMILY)
     assert v.result == NO_DIFFERENCE and v.outcome == "inconclusive", v.reason
     assert v.ratio_ci[0] < 1 / 1.3 < v.ratio_ci[1]
-    assert v.replicates_needed > 5 and f"about {v.replicates_needed} replicates per configuration would detect 30%" in v.reason
+    assert v.replicates_needed > 5 and f"about {v.replicates_needed} replicates per configuration would decide" in v.reason
 
 
 def test_a_same_claim_fails_when_the_interval_lies_outside_the_effect_band():
@@ -340,7 +338,7 @@ def test_a_same_claim_fails_when_the_interval_lies_outside_the_effect_band():
     same = compare.Expectation(id="s", a="vertical", b="single", metric="all.p95", expect="same")
     [v] = compare.compare(data, [same], family_size=SHIPPED_FAMILY)
     assert v.ratio_ci[0] > 1 + same.min_effect, v.reason
-    assert v.outcome == "fail" and "wholly outside the 30% equivalence band" in v.reason, v.reason
+    assert v.outcome == "fail" and "not shown to be within 30%" in v.reason, v.reason
 
 
 LOW, HIGH = [100.0, 102, 98, 101, 99, 103, 97], [130.0, 133, 127, 131, 129, 134, 126]  # 30 % apart, 7 each
@@ -356,14 +354,14 @@ LOW, HIGH = [100.0, 102, 98, 101, 99, 103, 97], [130.0, 133, 127, 131, 129, 134,
         (HIGH, LOW, "better", True, "pass", BETTER),  # throughput: higher is better
         (LOW, LOW, "same", False, "pass", NO_DIFFERENCE),  # the interval lies within 1 +- 30 %
         ([100.0, 140, 70, 120, 90], [100.0, 80, 130, 95, 105], "same", False, "inconclusive", NO_DIFFERENCE),
-        (LOW[:3], HIGH[:3], "better", False, "inconclusive", NOT_ENOUGH_DATA),
+        (LOW[:1], HIGH[:1], "better", False, "inconclusive", NOT_ENOUGH_DATA),
     ],
 )
 def test_one_decision_function_decides_every_claim(a, b, expect, higher, outcome, result):
     d = decision.decide(a, b, decision.Claim(expect=expect, higher_is_better=higher, min_effect=0.3), SHIPPED_FAMILY)
     assert (d.outcome, d.result) == (outcome, result), d.detail
     assert (d.against is not None) == (outcome == "fail")
-    assert d.confidence == pytest.approx(1 - 0.05 / SHIPPED_FAMILY)
+    assert d.confidence == pytest.approx(1 - 2 * 0.05 / SHIPPED_FAMILY)  # each end a one-sided bound at alpha / K
     if d.interval is not None:
         assert d.interval[0] <= d.ratio <= d.interval[1]
 

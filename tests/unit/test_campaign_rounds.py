@@ -140,7 +140,7 @@ def test_an_auto_campaign_runs_rounds_until_the_shipped_comparisons_are_decided(
         def load_scale(self, config):
             return LoadScale(factor=1.0, reason="test")
 
-    fake_load = SimpleNamespace(load_profile=lambda name: name, run=run)
+    fake_load = SimpleNamespace(load_profile=lambda name: SimpleNamespace(name=name, has_search=False), run=run)
     monkeypatch.setattr(scaleperf, "load", fake_load, raising=False)
     monkeypatch.setitem(__import__("sys").modules, "scaleperf.load", fake_load)
     monkeypatch.setattr(campaign_module, "machine_lock", lambda say=None: contextlib.nullcontext())

@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from scaleperf.analysis import setup, stats, values
+from scaleperf.analysis import sequential, setup, stats, values
 from scaleperf.analysis.decision import DEFAULT_ALPHA, Claim, decide
 from scaleperf.analysis.expectations import DEFAULT_MIN_EFFECT, Expectation, load_expectations
 from scaleperf.analysis.metrics import Metric, parse_metric
@@ -91,10 +91,12 @@ def compare(
     family_size: int | None = None,
     slos: list | None = None,
     accept_unlimited: bool = False,
+    max_rounds: int | None = None,
 ) -> list[ComparisonVerdict]:
     """Judge each expectation on the replicate runs of its two configurations, each in a family of
     ``family_size`` (default: the expectations given) through :func:`decision.decide`.  ``slos`` are the
-    thresholds the load steps are held to when capacity is read from them."""
+    thresholds the load steps are held to when capacity is read from them.  ``max_rounds``: judge as a
+    sequential campaign of at most that many rounds (default: as the runs' metadata says they were run)."""
     family = max(family_size or 0, len(expectations), 1)
     memo: dict = {}
     out = []
@@ -108,13 +110,23 @@ def compare(
             continue
         a, b, batch_s = got
         claim = Claim(expect=e.expect, higher_is_better=metric.higher_is_better, min_effect=e.min_effect)
-        d = decide(a.values, b.values, claim, family, alpha=alpha)
+        d = decide(a.values, b.values, claim, family, alpha=alpha, **_plan(involved, a.values.size, b.values.size, max_rounds))
         reference = _setting(involved[0]) if involved else None
         kw = _kruskal(metric, batch_s, results_by_config, reference, slos or [], memo)
         v = _verdict(e, metric, a, b, batch_s, d, kw, alpha, family)
         note = setup.accepted_note(involved, accept_unlimited=accept_unlimited)
         out.append(replace(v, reason=v.reason + note) if note else v)
     return out
+
+
+def _plan(runs: list[RunResult], n_a: int, n_b: int, max_rounds: int | None) -> dict:
+    """The look and design of a sequential campaign (``--replicates auto``) the runs came from, as the campaign
+    recorded it (or ``max_rounds`` when given): the look is the rounds both sides took part in. Empty for a
+    fixed number of replicates."""
+    plans = {max_rounds} if max_rounds is not None else {(r.meta.get("sequential") or {}).get("max_rounds") for r in runs}
+    if len(plans) != 1 or None in plans:
+        return {}
+    return {"look": min(n_a, n_b), "design": sequential.design_for(int(plans.pop()))}
 
 
 def _clean(x: float | None) -> float | None:

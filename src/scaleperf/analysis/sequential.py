@@ -14,13 +14,16 @@ distribution of that look's Welch degrees of freedom by matching nominal p-value
 
 With ``d`` the log improvement of a over b in the claimed direction and ``delta = log(1 + min_effect)``:
 
-* better / worse claims pass when the interval lies above 0 (a difference the claimed way) and fail when
-  it lies below ``delta`` (the claimed effect is ruled out; a difference the other way implies this);
+* better / worse claims pass when the interval lies above 0 (a difference the claimed way) and still
+  reaches ``delta``, and fail when it lies below ``delta`` (the claimed effect is ruled out; a difference the
+  other way implies this), so one effect size serves pass and fail;
 * same claims pass when the interval lies within ``(-delta, delta)`` (equivalence) and fail when it
   excludes 0 without lying within the margin.
 
-Between 0 and ``delta`` either verdict may come (the indifference zone); outside it each wrong verdict
-has probability at most ``alpha / K`` over all looks (``2 alpha / K`` for failing an exactly true "same").
+Each wrong verdict has probability at most ``alpha / K`` over all looks: passing a better/worse claim
+with no difference, failing one whose effect is ``min_effect`` or more (``2 alpha / K`` for failing an exactly
+true "same"). A true effect between none and ``min_effect`` may end either way, and ends in a fail once the
+interval is narrow enough to rule ``min_effect`` out.
 """
 
 from __future__ import annotations
@@ -171,9 +174,9 @@ def _judge(expected: str, low: np.ndarray, high: np.ndarray, delta: float) -> np
     if expected == "same":
         passed = (low > -delta) & (high < delta)
         failed = ~passed & ((low > 0) | (high < 0))
-    else:
-        passed = low > 0
-        failed = ~passed & (high < delta)
+    else:  # one effect size for both: a difference shown while min_effect is still possible passes; min_effect ruled out fails
+        failed = high < delta
+        passed = ~failed & (low > 0)
     return np.where(passed, PASS, np.where(failed, FAIL, INCONCLUSIVE))
 
 
