@@ -1,14 +1,14 @@
-"""Minutes to every shipped verdict: --replicates auto (compare profile) beside today's fixed design.
+"""Minutes to every shipped verdict: --replicates auto (compare profile) beside a fixed number of replicates.
 
 Run: .venv/bin/python benchmarks/bench_time_to_answer.py [--campaigns 2000] [--fixed 7] [--measured-sd 0.107]
 
 Both designs see the same simulated noise (bench_sequential_validity's models: replicate values with the
-pinned within-run error and a run effect between runs).  The fixed design is today's: N replicates per
-configuration of the standard profile, interleaved, then every shipped claim judged as compare.compare
-judges it (exact Mann-Whitney on the replicate values, Holm over the 4 claims, bootstrap interval of the
-ratio, compare.classify / evidence_against / judge).  Auto runs interleaved rounds of the compare profile
-with sequential.decide at every look (see bench_sequential_validity.simulate_auto).  Minutes are the
-runs' minutes (the profile's length plus a fixed overhead per run for provisioning, data reset and start).
+pinned within-run error and a run effect between runs).  The fixed design is ``--replicates N`` of the
+standard profile, interleaved, every shipped claim judged by the same test at its one look
+(sequential.decide_arrays with look=None: each claim's whole alpha / 4 on one interval), as compare.compare
+judges it.  Auto runs interleaved rounds of the compare profile with sequential.decide at every look (see
+bench_sequential_validity.simulate_auto).  Minutes are the runs' minutes (the profile's length plus a fixed
+overhead per run for provisioning, data reset and start).
 """
 
 from __future__ import annotations
@@ -29,8 +29,7 @@ from bench_sequential_validity import (
     within_run_bank,
 )
 
-from scaleperf.analysis import compare, sequential, stats
-from scaleperf.analysis.verdict import NOT_ENOUGH_DATA
+from scaleperf.analysis import sequential
 
 CONFIGS = 4
 
@@ -44,26 +43,13 @@ def fixed_design(claims, scenario: str, noise: Noise, n: int, replicates: int, s
     position = np.arange(replicates) * k  # fixed order A B C D, A B C D: config c's r-th run at r*k + c
     logv += noise.drift * (position[None, None, None, :] + np.arange(k)[:, None, None, None])
     values = np.exp(logv)
-    p = np.stack([stats.mann_whitney_p(values[c.a, c.metric], values[c.b, c.metric]) for c in claims])
-    p_holm = np.stack([stats.holm(p[:, j]) for j in range(n)], axis=1)
     out = np.empty((len(claims), n), dtype=object)
     for i, c in enumerate(claims):
-        a, b = values[c.a, c.metric], values[c.b, c.metric]
-        ratio = a.mean(axis=-1) / b.mean(axis=-1)
-        result = compare.classify(
-            p_holm[i], ratio, replicates, replicates, higher_is_better=c.higher_is_better, family_size=len(claims)
-        )
-        for j in range(n):
-            rel_sd = stats.relative_sd(a[j], b[j])
-            mde = stats.mde(rel_sd, replicates, replicates, family_size=len(claims))
-            against = None
-            if result[j] != NOT_ENOUGH_DATA:
-                ci = stats.bootstrap_ratio_ci(a[j], b[j])
-                against = compare.evidence_against(
-                    c.expected, str(result[j]), float(ratio[j]), ci, higher_is_better=c.higher_is_better,
-                    margin=compare.DEFAULT_MARGIN, min_effect=c.min_effect,
-                )  # fmt: skip
-            out[i, j] = compare.judge(c.expected, str(result[j]), against, mde, c.min_effect)
+        outcome, *_ = sequential.decide_arrays(
+            values[c.a, c.metric], values[c.b, c.metric], expected=c.expected, higher_is_better=c.higher_is_better,
+            min_effect=c.min_effect, family_size=len(claims), look=None,
+        )  # fmt: skip
+        out[i] = outcome
     return out
 
 

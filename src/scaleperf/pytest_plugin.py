@@ -14,13 +14,15 @@ import dataclasses
 import os
 import signal
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from scaleperf import gevent_setup
 from scaleperf.plugin_html import PerfExtras, claim_report_path  # noqa: F401  (tests and reports import them from here)
+from scaleperf.plugin_settings import PerfSettings
+from scaleperf.plugin_settings import read as _settings
+from scaleperf.plugin_settings import value as _value
 from scaleperf.selection import selects_perf
 
 PROVIDERS = ("local", "aws", "url")
@@ -71,7 +73,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--app", "scaleperf_app", "the app under test: a Rails app's folder or a command template with {port}")
     add("--health-path", "scaleperf_health_path", "the app's health check path (Rails 7.1+: /up)", default="/health")
     add("--db-engine", "scaleperf_db_engine", "the local database engine: postgresql | mysql (default: the app's)")
-    add("--profile", "scaleperf_profile", _profile_help(), default="smoke")
+    add("--profile", "scaleperf_profile", _profile_help(), default="quick")
     add("--profiles", "scaleperf_profiles", "a profiles file of your own (TOML, as fixtures/profiles.toml) --profile reads")
     add(
         "--replicates",
@@ -105,89 +107,6 @@ def _profile_help() -> str:
         return "load profile, as fixtures/profiles.toml defines it" + mine
     sizes = [f"{name} ({_duration(profile.duration_s)})" for name, profile in found.items()]
     return "load profile, its length per configuration and replicate: " + " | ".join(sizes) + mine
-
-
-@dataclass(frozen=True)
-class PerfSettings:
-    configs: tuple[str, ...]
-    provider: str
-    target_url: str | None
-    profile: str
-    replicates: int  # with auto: the most rounds
-    results_dir: Path
-    locustfile: Path
-    keep_deployment: bool
-    loadgen: str | None
-    max_cost: float | None
-    run_id: str
-    rootdir: Path
-    app: str | None = None
-    health_path: str = "/health"
-    db_engine: str | None = None
-    targets_file: str | None = None
-    auto: bool = False  # --replicates auto[:MAX]
-    max_minutes: float | None = None
-
-
-def _value(config: pytest.Config, name: str):
-    given = config.getoption(name)
-    if given not in (None, False, []):
-        return given
-    return config.getini(name)
-
-
-def _settings(config: pytest.Config) -> PerfSettings:
-    from scaleperf.campaign import parse_replicates
-    from scaleperf.configs import parse_names
-    from scaleperf.errors import ScaleperfError
-
-    root = Path(config.rootpath)
-    raw_configs = _value(config, "scaleperf_configs")
-    names = parse_names(raw_configs if isinstance(raw_configs, list) else [raw_configs] if raw_configs else [])
-    try:
-        auto, replicates, max_minutes = parse_replicates(
-            _value(config, "scaleperf_replicates"), _value(config, "scaleperf_max_minutes")
-        )
-        max_cost = _value(config, "scaleperf_max_cost")
-        max_cost = float(max_cost) if max_cost not in (None, "") else None
-    except ValueError as exc:
-        raise ScaleperfError(f"--replicates must be a whole number or auto[:MAX], --max-cost a number ({exc})") from exc
-    if replicates < 1:
-        raise ScaleperfError("--replicates must be at least 1")
-    if auto and getattr(config.option, "numprocesses", None):
-        raise ScaleperfError("--replicates auto decides across configurations in one process; run it without -n")
-    results_dir = Path(_value(config, "scaleperf_results_dir"))
-    locustfile = Path(_value(config, "scaleperf_locustfile"))
-    return PerfSettings(
-        configs=tuple(names),
-        provider=_value(config, "scaleperf_provider"),
-        target_url=_value(config, "scaleperf_target_url") or None,
-        profile=_value(config, "scaleperf_profile"),
-        replicates=replicates,
-        results_dir=results_dir if results_dir.is_absolute() else root / results_dir,
-        locustfile=locustfile if locustfile.is_absolute() else root / locustfile,
-        keep_deployment=bool(_value(config, "scaleperf_keep_deployment")),
-        loadgen=_value(config, "scaleperf_loadgen") or None,
-        max_cost=max_cost,
-        run_id="",  # a perf session's own, set in pytest_configure
-        rootdir=root,
-        **_app_settings(config, root),
-        auto=auto,
-        max_minutes=max_minutes,
-    )
-
-
-def _app_settings(config: pytest.Config, root: Path) -> dict:
-    """--app (a folder relative to the rootdir when it is one), --health-path, --db-engine, --targets-file."""
-    app = _value(config, "scaleperf_app") or None
-    if app and "{" not in app and not Path(app).expanduser().is_absolute() and (root / app).is_dir():
-        app = str(root / app)
-    return {
-        "app": app,
-        "health_path": _value(config, "scaleperf_health_path") or "/health",
-        "db_engine": _value(config, "scaleperf_db_engine") or None,
-        "targets_file": _value(config, "scaleperf_targets_file") or None,
-    }
 
 
 def _perf_selected(config: pytest.Config) -> bool:
