@@ -12,7 +12,6 @@ Debian: ``apt-get install mariadb-server`` (the package's own service need not r
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -22,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from scaleperf import paths
+from scaleperf import paths, servers
 from scaleperf.errors import ScaleperfError
 from scaleperf.pg import OWNER_FILE, RunAs, free_port, run_as
 
@@ -113,34 +112,9 @@ def db_settings(memory_bytes: int) -> dict[str, str]:
 
 def reap_orphans(root: Path | None = None) -> int:
     """Stop servers whose starting process died without stopping them, and delete their folders."""
-    root = root or paths.home() / DATA_ROOT
-    if not root.exists():
-        return 0
-    reaped = 0
-    for owner in root.glob(f"*/{OWNER_FILE}"):
-        try:
-            owner_pid = int(owner.read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if _alive(owner_pid):
-            continue
-        pid = _read_pid(owner.parent / "mysqld.pid")
-        if pid and _alive(pid):
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            reaped += 1
-        shutil.rmtree(owner.parent, ignore_errors=True)
-    return reaped
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+    return servers.reap_orphans(
+        root or paths.home() / DATA_ROOT, OWNER_FILE, lambda folder: _read_pid(folder / "mysqld.pid"), signal.SIGKILL
+    )
 
 
 def _read_pid(path: Path) -> int | None:
@@ -278,15 +252,7 @@ class EmbeddedMySQL:
     def stop(self) -> None:
         """Stop the server (SIGTERM: a clean shutdown; then SIGKILL) and remove its files unless ``keep``."""
         proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            for sig, wait in ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 5.0)):
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(sig)
-                try:
-                    proc.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+        servers.stop(proc, ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 5.0)))
         if not self.keep:
             shutil.rmtree(self.base, ignore_errors=True)
 

@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from scaleperf import paths
+from scaleperf import paths, servers
 from scaleperf.errors import ScaleperfError
 
 log = logging.getLogger(__name__)
@@ -170,37 +170,11 @@ def port_in_use(port: int) -> bool:
     return False
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def reap_orphans(root: Path | None = None) -> int:
     """Stop servers whose starting process died without stopping them. Returns how many."""
-    root = root or paths.home() / "pg-data"
-    reaped = 0
-    if not root.exists():
-        return 0
-    for owner in root.glob(f"*/{OWNER_FILE}"):
-        data = owner.parent / "data"
-        try:
-            owner_pid = int(owner.read_text().strip())
-        except (OSError, ValueError):
-            continue
-        if _pid_alive(owner_pid):
-            continue
-        pm = _postmaster_pid(data)
-        if pm and _pid_alive(pm):
-            with contextlib.suppress(OSError):
-                os.kill(pm, signal.SIGQUIT)
-            reaped += 1
-        shutil.rmtree(owner.parent, ignore_errors=True)
-    return reaped
+    return servers.reap_orphans(
+        root or paths.home() / "pg-data", OWNER_FILE, lambda folder: _postmaster_pid(folder / "data"), signal.SIGQUIT
+    )
 
 
 def _postmaster_pid(data: Path) -> int | None:
@@ -341,15 +315,7 @@ class EmbeddedPostgres:
     def stop(self) -> None:
         """Stop the server (fast shutdown, escalating) and remove its files unless ``keep``."""
         proc, self.process = self.process, None
-        if proc is not None and proc.poll() is None:
-            for sig, wait in ((signal.SIGINT, STOP_TIMEOUT_S), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)):
-                with contextlib.suppress(ProcessLookupError):
-                    proc.send_signal(sig)
-                try:
-                    proc.wait(wait)
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+        servers.stop(proc, ((signal.SIGINT, STOP_TIMEOUT_S), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)))
         if not self.keep:
             shutil.rmtree(self.base, ignore_errors=True)
 

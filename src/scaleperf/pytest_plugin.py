@@ -173,14 +173,21 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     ]
 
 
+def measured_run(config: pytest.Config) -> Path | None:
+    """The run directory of a perf session that measured something, as its controller (not an xdist worker)
+    sees it at the end; None for any other session."""
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None or not _perf_selected(config) or hasattr(config, "workerinput") or config.option.collectonly:
+        return None
+    run_dir = settings.results_dir / settings.run_id
+    return run_dir if any(run_dir.glob("*/r*/meta.json")) else None
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """After a perf session, write the results document of the run (the controller's job under xdist)."""
     config = session.config
-    settings = config.stash.get(SETTINGS_KEY, None)
-    if settings is None or not _perf_selected(config) or hasattr(config, "workerinput") or config.option.collectonly:
-        return
-    run_dir = settings.results_dir / settings.run_id
-    if not any(run_dir.glob("*/r*/meta.json")):
+    run_dir = measured_run(config)
+    if run_dir is None:
         return
     from scaleperf import summary
     from scaleperf.errors import ScaleperfError
@@ -188,7 +195,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
     say, _ = _say_factory(config)
     try:
-        md, html = document.build(settings.results_dir, settings.run_id, accept_unlimited=summary.accept_unlimited(config))
+        md, html = document.build(run_dir.parent, run_dir.name, accept_unlimited=summary.accept_unlimited(config))
     except ScaleperfError as exc:
         say(f"results document not written: {exc}")
         return

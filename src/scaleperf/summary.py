@@ -60,14 +60,12 @@ def settle(verdict, mode: str = "skip") -> None:
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
-    from scaleperf.pytest_plugin import SETTINGS_KEY, _perf_selected
+    from scaleperf.pytest_plugin import SETTINGS_KEY, measured_run
 
-    settings = config.stash.get(SETTINGS_KEY, None)
-    if settings is None or not _perf_selected(config) or hasattr(config, "workerinput") or config.option.collectonly:
+    run_dir = measured_run(config)
+    if run_dir is None:
         return
-    run_dir = settings.results_dir / settings.run_id
-    if not any(run_dir.glob("*/r*/meta.json")):
-        return
+    settings = config.stash[SETTINGS_KEY]
     from scaleperf.errors import ScaleperfError
     from scaleperf.report import store, verdicts_text
 

@@ -15,7 +15,7 @@ from scaleperf.configs import load_configs
 from scaleperf.errors import ScaleperfError
 from scaleperf.pg import port_in_use
 from scaleperf.providers import app as apps
-from scaleperf.providers import aws_app
+from scaleperf.providers import check_aws_app
 from scaleperf.providers.limits import leftover_groups
 from scaleperf.providers.local import LocalProvider
 
@@ -91,13 +91,11 @@ def test_the_reference_backend_speaks_postgresql_only_and_health_paths_start_wit
         apps.resolve(None, health_path="up")
 
 
-def test_aws_takes_app_folders_and_the_superseded_environment_variable(tmp_path: Path, monkeypatch, caplog) -> None:
-    assert aws_app(str(tmp_path), "/up") == {"app": tmp_path, "health_path": "/up"}
+def test_aws_takes_app_folders_only(tmp_path: Path) -> None:
+    check_aws_app(str(tmp_path))
+    check_aws_app(None)  # the provider then reads the superseded SCALEPERF_AWS_APP (test_aws_first_try)
     with pytest.raises(ScaleperfError, match="deploys a folder"):
-        aws_app("server --port {port}", "/health")
-    monkeypatch.setenv("SCALEPERF_AWS_APP", str(tmp_path))
-    assert aws_app(None, "/health")["app"] == tmp_path
-    assert "superseded by --app" in caplog.text
+        check_aws_app("server --port {port}")
 
 
 def _nothing_left(pids: list[int], ports: list[int], workdir: Path) -> None:

@@ -161,7 +161,7 @@ class AwsProvider:
             configs=select(load_configs(), list(settings.configs)),
             app=Path(app) if app else None,
             health_path=getattr(settings, "health_path", None) or envs.HEALTH_CHECK_PATH,
-            engine=os.environ.get("SCALEPERF_AWS_ENGINE") or None,
+            engine=getattr(settings, "db_engine", None) or os.environ.get("SCALEPERF_AWS_ENGINE") or None,
             subnets=tuple(s for s in os.environ.get("SCALEPERF_AWS_SUBNETS", "").split(",") if s.strip()),
             create_roles=os.environ.get("SCALEPERF_AWS_CREATE_ROLES") == "1",
             keep=settings.keep_deployment,
