@@ -6,7 +6,8 @@ import ast
 from pathlib import Path
 
 from scaleperf import docmarkup
-from scaleperf.report import document
+from scaleperf.report import blocks as report_blocks
+from scaleperf.report import overview
 
 LOCUSTFILE = Path(__file__).resolve().parents[2] / "locustfiles" / "helpdesk.py"
 
@@ -20,6 +21,6 @@ def test_roles_become_code_spans_of_the_name():
 def test_the_locustfile_overview_in_the_results_document_has_no_markup():
     doc = ast.get_docstring(ast.parse(LOCUSTFILE.read_text()))
     assert ":data:`PERSONAS`" in doc
-    blocks = document._doc_blocks(doc)[: document.MODULE_DOC_PARAGRAPHS]
+    blocks = report_blocks.doc_blocks(doc)[: overview.MODULE_DOC_PARAGRAPHS]
     text = " ".join(getattr(b, "text", "") for b in blocks)
     assert "`PERSONAS`" in text and ":data:" not in text and "``" not in text
