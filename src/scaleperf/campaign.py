@@ -178,7 +178,8 @@ class Campaign:
                     scale = self.provider.load_scale(config)
                     meta = {
                         "config": config.name,
-                        "config_facts": config.describe(),
+                        # a deployment given by URL is what its user told us; the catalogue's shape is not claimed for it
+                        "config_facts": config.describe() if self.provider.name != "url" else {"name": config.name},
                         "run_id": self.settings.run_id,
                         "replicate": replicate,
                         "replicates": self.settings.replicates,

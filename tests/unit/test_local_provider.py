@@ -20,6 +20,7 @@ from scaleperf.configs import load_configs
 from scaleperf.errors import ScaleperfError
 from scaleperf.pg import port_in_use
 from scaleperf.providers import golden
+from scaleperf.providers.app import render_command
 from scaleperf.providers.balancer import haproxy_binary, parse_stats
 from scaleperf.providers.base import Deployment, Provider
 from scaleperf.providers.limits import leftover_groups
@@ -28,7 +29,6 @@ from scaleperf.providers.local import (
     db_settings,
     derive_scale,
     plan_instances,
-    render_command,
 )
 from scaleperf.providers.url import UrlProvider
 

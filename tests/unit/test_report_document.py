@@ -653,3 +653,12 @@ def test_round_trip_is_stated_beside_every_latency_table(tmp_path):
     assert f"<caption>SLO verdicts over every replicate<br>{one}</caption>" in html
     without = document.configuration_section("single", [synthetic_run("single")], analysis)
     assert not any("round trip" in b.caption for b in without if isinstance(b, document.Table | document.Image))
+
+
+def test_a_url_deployment_is_described_by_what_its_user_said_not_by_the_catalogue():
+    target = {"url": "http://a.example", "given_by": "--target-url", "given_for": "single"}
+    run = synthetic_run("single", meta={"provider": "url", "deployment": {"provider": "url", "target": target}})
+    flat = repr(describe.facts(run))
+    assert "http://a.example" in flat or "--target-url" in flat, flat
+    assert "m7g" not in flat and "db.m5" not in flat and "vCPU" not in flat, flat
+    assert "m7g" in repr(describe.facts(synthetic_run("single")))  # the local miniature is the catalogue's shape

@@ -80,8 +80,10 @@ def _catalogue_facts(config: str) -> dict:
 
 def facts(result: RunResult) -> list[tuple[str, str]]:
     """(label, value) pairs describing the configuration of ``result``, the most useful first."""
-    merged: dict = {"provider": provider_of(result)}
-    merged |= {k: v for k, v in _catalogue_facts(result.config).items() if k not in SKIP}
+    provider = provider_of(result)
+    merged: dict = {"provider": provider}
+    if provider != "url":  # a URL's deployment is what its user said it is, not the catalogue's shape
+        merged |= {k: v for k, v in _catalogue_facts(result.config).items() if k not in SKIP}
     merged |= {k: v for k, v in deployment_facts(result).items() if k not in SKIP}
     merged["scale"] = result.scale
     merged["request_share"] = request_share(result)
