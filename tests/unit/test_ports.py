@@ -17,11 +17,11 @@ from scaleperf import ports
 PROCESSES = 4  # as many xdist workers provisioning at once
 PORTS_EACH = 250  # enough that kernel-chosen ports collide across processes unless reserved (about 1000 of ~28000)
 
-# One xdist worker provisioning: every port the local provider (and its embedded database) asks for, in turn.
+# One xdist worker provisioning: every port a local deployment (and its embedded database) asks for, in turn.
 PROVISION = """
 import json, sys
-from scaleperf.providers import local
-print(json.dumps([local.free_port() for _ in range({n})]))
+from scaleperf.providers import miniature
+print(json.dumps([miniature.free_port() for _ in range({n})]))
 """
 
 
