@@ -205,6 +205,7 @@ def measured(
     from pathlib import Path
 
     from scaleperf import results
+    from scaleperf.analysis import values as values_mod
 
     path = Path(run_dir)
     runs = [results.load(r.path) for r in results.find_runs(path.parent, path.name)]
@@ -218,8 +219,8 @@ def measured(
             for r in runs
         ]  # fmt: skip
     metric = compare.parse_metric(metric_name)
-    batch_s = compare.comparison_batch_length(runs, metric)
-    values = [float(compare.replicate_value(compare.run_batches(r, metric, batch_s))) for r in runs]
+    batch_s = values_mod.comparison_batch_length(runs, metric)
+    values = [float(values_mod.replicate_value(values_mod.run_batches(r, metric, batch_s))) for r in runs]
     stamps = sorted(
         calendar.timegm(time.strptime(r.meta[k], "%Y-%m-%dT%H:%M:%SZ"))
         for r in runs
