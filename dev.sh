@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scaleperf's two entry points; each sets up its own environment first (idempotent, fast the second time).
 #
-#   ./dev.sh suite [pytest options]   the perf suite on the local miniature (all four configurations, smoke profile)
+#   ./dev.sh suite [pytest options]   the perf suite on the local miniature (all four configurations, quick profile)
 #   ./dev.sh test  [pytest options]   the project's tests
 #
 # Set PYTHON to choose the interpreter (default: python3; 3.11 or newer).
