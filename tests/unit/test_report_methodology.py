@@ -59,3 +59,7 @@ def test_load_growth_in_words():
     assert words[1].startswith("plateau: 100 users held for 5 minutes")
     assert words[2].startswith("steps: from 120 to")
     assert methodology.profile_phases("no-such-profile") == ("no-such-profile", "", [])
+    _, _, phases = methodology.profile_phases("quick")
+    search = methodology.describe_phases(phases)[-1]
+    assert search.startswith("saturation search: steps from 100 users, each 1.6 times the last"), search
+    assert "within 10%" in search and "{" not in search

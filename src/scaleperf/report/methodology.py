@@ -242,6 +242,17 @@ def describe_phases(raw_phases: list[dict]) -> list[str]:
             )
             out.append(text + (f"; the first {_duration(warm)} of each step discarded as warm-up)" if warm else ")"))
             users = levels[-1]
+        elif kind == "search":
+            warm = float(p.get("warmup_s", 0))
+            text = (
+                f"saturation search: steps from {int(p.get('start', 0))} users, each {float(p.get('factor', 0)):g} times the "
+                f"last until one breaks an SLO or stops tracking the offered load, then bisection until the highest step "
+                f"that held and the lowest that broke are within {float(p.get('precision', 0)):.0%} "
+                f"(at most {int(p.get('max_steps', 0))} steps, up to {int(p.get('max_users', 0))} users), each held "
+                f"{_duration(float(p.get('step_s', 0)))} ({per_second} between steps"
+            )
+            text += f"; the first {_duration(warm)} of each step discarded as warm-up)" if warm else ")"
+            out.append(text + "; a clearly broken step ends early, and a short recovery at half the load follows a broken step")
         else:
             out.append(f"{kind}: {json.dumps(p)}")
     return out
