@@ -124,12 +124,14 @@ def _read_pid(path: Path) -> int | None:
         return None
 
 
-class EmbeddedMySQL:
+class EmbeddedMySQL(servers.ManagedServer):
     """One MariaDB/MySQL server process under scaleperf's per-user folder.
 
     ``template``: a data directory to copy instead of initialising a fresh one (the golden copy).
     ``settings``: extra server options (``--key=value``).  ``keep``: leave the files after :meth:`stop`.
     """
+
+    STOP_STEPS = ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 5.0))  # a clean shutdown, then kill
 
     def __init__(
         self,
@@ -157,11 +159,7 @@ class EmbeddedMySQL:
     def start(self) -> EmbeddedMySQL:
         reap_orphans()
         self.port = free_port()
-        try:
-            self.base.mkdir(mode=0o755, parents=True)
-        except OSError as exc:
-            raise ScaleperfError(f"cannot create {self.base}: {exc.strerror}; set SCALEPERF_HOME to a writable folder") from exc
-        (self.base / OWNER_FILE).write_text(str(os.getpid()))
+        self.claim_folder(OWNER_FILE)
         try:
             self.who.check_reachable(self.base)
             if self.template is not None:
@@ -249,24 +247,7 @@ class EmbeddedMySQL:
             return "(no log)"
         return " | ".join(text[-lines:]) if text else "(empty log)"
 
-    def stop(self) -> None:
-        """Stop the server (SIGTERM: a clean shutdown; then SIGKILL) and remove its files unless ``keep``."""
-        proc, self.process = self.process, None
-        servers.stop(proc, ((signal.SIGTERM, STOP_TIMEOUT_S), (signal.SIGKILL, 5.0)))
-        if not self.keep:
-            shutil.rmtree(self.base, ignore_errors=True)
-
-    def __enter__(self) -> EmbeddedMySQL:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- facts and SQL --------------------------------------------------------------------------
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
     def url(self, database: str = "") -> str:
         """A Rails-style URL (the scheme is the mysql2 adapter's)."""
         return f"mysql2://root@127.0.0.1:{self.port}/{database}"

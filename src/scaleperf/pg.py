@@ -211,13 +211,15 @@ def _child_env(home: Path) -> dict[str, str]:
     return {"PATH": "/usr/bin:/bin", "HOME": str(home), "LC_ALL": "C", "TZ": "UTC"}
 
 
-class EmbeddedPostgres:
+class EmbeddedPostgres(servers.ManagedServer):
     """One PostgreSQL server process under scaleperf's per-user folder.
 
     ``template``: an existing data directory to copy instead of running initdb (every configuration
     of a run starts from the same seeded "golden" copy).  ``settings``: extra ``-c`` parameters.
     ``keep``: leave the data directory on disk after :meth:`stop`.
     """
+
+    STOP_STEPS = ((signal.SIGINT, STOP_TIMEOUT_S), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0))  # fast, immediate, kill
 
     def __init__(
         self,
@@ -249,11 +251,7 @@ class EmbeddedPostgres:
                 f"port {self.requested_port} on 127.0.0.1 is in use; pick another port or omit it for a free one"
             )
         self.port = self.requested_port or free_port()
-        try:
-            self.base.mkdir(mode=0o755, parents=True)
-        except OSError as exc:
-            raise ScaleperfError(f"cannot create {self.base}: {exc.strerror}; set SCALEPERF_HOME to a writable folder") from exc
-        (self.base / OWNER_FILE).write_text(str(os.getpid()))
+        self.claim_folder(OWNER_FILE)
         try:
             self.who.check_reachable(self.base)
             self.who.check_reachable(self.bin_dir)
@@ -312,24 +310,7 @@ class EmbeddedPostgres:
             return "(no log)"
         return lines[-1] if lines else "(empty log)"
 
-    def stop(self) -> None:
-        """Stop the server (fast shutdown, escalating) and remove its files unless ``keep``."""
-        proc, self.process = self.process, None
-        servers.stop(proc, ((signal.SIGINT, STOP_TIMEOUT_S), (signal.SIGQUIT, 5.0), (signal.SIGKILL, 5.0)))
-        if not self.keep:
-            shutil.rmtree(self.base, ignore_errors=True)
-
-    def __enter__(self) -> EmbeddedPostgres:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     # -- facts ----------------------------------------------------------------------------------
-    @property
-    def pid(self) -> int | None:
-        return self.process.pid if self.process else None
-
     @property
     def url(self) -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"

@@ -15,6 +15,8 @@ import subprocess
 from collections.abc import Callable
 from pathlib import Path
 
+from scaleperf.errors import ScaleperfError
+
 
 def alive(pid: int) -> bool:
     """Whether a process ``pid`` exists (one of another user counts)."""
@@ -61,3 +63,42 @@ def reap_orphans(root: Path, owner_file: str, server_pid: Callable[[Path], int |
             reaped += 1
         shutil.rmtree(owner.parent, ignore_errors=True)
     return reaped
+
+
+class ManagedServer:
+    """A server process of this session in its own folder ``base``: stopped in the steps ``STOP_STEPS`` (signal,
+    seconds to wait), its folder removed unless ``keep``; a context manager around ``start()``."""
+
+    STOP_STEPS: tuple[tuple[signal.Signals, float], ...] = ((signal.SIGTERM, 10.0), (signal.SIGKILL, 5.0))
+    process: subprocess.Popen | None
+    keep: bool
+    base: Path
+
+    def start(self):  # pragma: no cover - each server defines it
+        raise NotImplementedError
+
+    def claim_folder(self, owner_file: str) -> None:
+        """Create ``base`` and name this process its owner, so that :func:`reap_orphans` can tell a server whose
+        session died from one still in use."""
+        try:
+            self.base.mkdir(mode=0o755, parents=True)
+        except OSError as exc:
+            raise ScaleperfError(f"cannot create {self.base}: {exc.strerror}; set SCALEPERF_HOME to a writable folder") from exc
+        (self.base / owner_file).write_text(str(os.getpid()))
+
+    def stop(self) -> None:
+        """Stop the server and remove its files unless ``keep``."""
+        proc, self.process = self.process, None
+        stop(proc, self.STOP_STEPS)
+        if not self.keep:
+            shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None

@@ -27,16 +27,8 @@ from scaleperf.providers.limits import (
     Mechanism,
 )
 from scaleperf.providers.procs import _http_status, _listening, _spawn, golden_env
-from scaleperf.providers.signals import Terminated, signals_deferred, sigterm_raises  # noqa: F401 - re-exported
-from scaleperf.providers.sizing import (  # noqa: F401 - re-exported: the sizing rules' home is sizing.py
-    APP_POOL_PER_WORKER,
-    APP_WORKERS_PER_VCPU,
-    GENERATOR_RESERVE_CORES,
-    InstancePlan,
-    derive_scale,
-    machine_cores,
-    plan_instances,
-)
+from scaleperf.providers.signals import signals_deferred
+from scaleperf.providers.sizing import InstancePlan, plan_instances
 from scaleperf.providers.telemetry import Component, Sampler
 from scaleperf.results import Telemetry
 
