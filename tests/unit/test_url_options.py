@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from test_plugin import _pytest  # a real pytest session of this project, in a subprocess
 
-
-def _pytest(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "SCALEPERF_RUN_ID"))}
-    return subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env=env,
-    )
+SESSION_TIMEOUT_S = 180  # a usage error stops a session before anything starts; this bounds a slow start
 
 
 def test_one_bare_url_for_every_configuration_stops_the_session_with_how_to(tmp_path: Path) -> None:
     proc = _pytest(
         "-q", "-m", "perf", "--provider", "url", "--target-url", "http://127.0.0.1:9", "--results-dir", str(tmp_path),
-        "tests/perf/test_run_sanity.py",
+        "tests/perf/test_run_sanity.py", timeout=SESSION_TIMEOUT_S,
     )  # fmt: skip
     out = proc.stdout + proc.stderr
     assert proc.returncode == 4, out  # a usage error: nothing was measured
@@ -36,7 +23,7 @@ def test_one_bare_url_for_every_configuration_stops_the_session_with_how_to(tmp_
 def test_an_app_that_is_neither_folder_nor_template_stops_the_session(tmp_path: Path) -> None:
     proc = _pytest(
         "-q", "-m", "perf", "--config", "single", "--app", "no/such/app", "--results-dir", str(tmp_path),
-        "tests/perf/test_run_sanity.py",
+        "tests/perf/test_run_sanity.py", timeout=SESSION_TIMEOUT_S,
     )  # fmt: skip
     out = proc.stdout + proc.stderr
     assert proc.returncode == 4, out
