@@ -70,6 +70,9 @@ class Sampler:
         if self._running:
             return
         self._stop = False
+        # The first sample is the baseline every count is measured from: take it before returning, so
+        # requests sent right after start() are counted rather than absorbed into a late baseline.
+        self.sample_once()
         self._done = _original("_thread", "allocate_lock")()
         self._done.acquire()
         self._running = True
@@ -90,12 +93,13 @@ class Sampler:
     def _loop(self) -> None:
         sleep = _original("time", "sleep")
         try:
-            next_at = time.time()
+            next_at = self.samples[-1][0] if self.samples else time.time()
             while not self._stop:
-                self.sample_once()
                 next_at += self.interval_s
                 while not self._stop and time.time() < next_at:
                     sleep(min(STOP_POLL_S, max(0.0, next_at - time.time())))
+                if not self._stop:
+                    self.sample_once()
         except Exception:  # a sampler must never take the run down; the gap shows in the series
             log.exception("telemetry sampler failed")
         finally:
