@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import binom
+from scipy.stats import binom, poisson
 
 from scaleperf.profiles import local_users
 
@@ -32,6 +32,7 @@ CLEAR_TRACKING = 0.75  # ... when it completes less than this share of the offer
 CLEAR_ERROR_FACTOR = 5.0  # ... or fails more than this multiple of the error-rate limit
 MIN_LATENCY_SAMPLES = 20  # fewer requests of a group in the window: its latency limit is not judged
 CLEAR_ALPHA = 0.005  # a latency percentile breaks clearly when its 99.5 % lower confidence bound is above the limit
+TRACKING_ALPHA = 0.05  # throughput falls behind when it is below the tracking floor at this one-sided level
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def percentile_lower_bound(values: np.ndarray, q: float, alpha: float = CLEAR_AL
 class StepJudge:
     criteria: StepCriteria
     per_user_rps: float | None = None  # completed requests per user-second when the target keeps up
+    base_requests: int | None = None  # ... measured on this many completed requests (None: taken as exact)
 
     def judge(self, window: Window, users: int, final: bool) -> Judgement:
         if window.seconds <= 0 or len(window.latency_ms) == 0:
@@ -106,12 +108,24 @@ class StepJudge:
             clear |= error_rate > CLEAR_ERROR_FACTOR * self.criteria.max_error_rate
         if self.per_user_rps and users:
             tracking = window.completed / window.seconds / (self.per_user_rps * users)
-            if tracking < self.criteria.tracking_floor:
+            if tracking < self.criteria.tracking_floor and self._behind(window.completed, window.seconds * users):
                 broken.append(f"completed {tracking:.0%} of the offered load")
                 clear |= tracking < CLEAR_TRACKING
         if broken:
             return Judgement(BROKE, clear, "; ".join(broken))
         return Judgement(OK if final else UNDECIDED, False, "held")
+
+    def _behind(self, completed: int, user_s: float) -> bool:
+        """Whether ``completed`` requests in ``user_s`` user-seconds are significantly fewer than the tracking
+        floor times the offered rate. Both counts are Poisson: given their sum, the step's share is binomial
+        (exact, however few requests the plateau and the step saw); with the rate taken as exact, the step's
+        count is Poisson. A short window's shortfall of a few requests is noise, not a broken step."""
+        floor = self.criteria.tracking_floor
+        if self.base_requests:
+            base_user_s = self.base_requests / self.per_user_rps
+            p0 = floor * user_s / (floor * user_s + base_user_s)
+            return float(binom.cdf(completed, completed + self.base_requests, p0)) < TRACKING_ALPHA
+        return float(poisson.cdf(completed, floor * self.per_user_rps * user_s)) < TRACKING_ALPHA
 
 
 @dataclass

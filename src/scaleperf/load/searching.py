@@ -25,6 +25,9 @@ RECOVER = "recover"  # phase kind of the light stretch after a broken step (no a
 RECOVERY_LOAD = 0.5  # ... at this share of the highest step that held
 RECOVERY_SHARE = 0.25  # ... for this share of a step's warm-up (the next step's warm-up covers its new users' logins)
 MIN_RECOVERY_S = 5.0  # ... and at least this long
+MIN_WARMUP_S = 8.0  # a step's warm-up ends early once its new users have signed in, but never before this
+SETTLE_S = 5.0  # ... and this long after the last of their sign-ins (one poll interval: their polls spread out)
+AUTH = "auth"  # the endpoint group of sign-ins
 
 
 class LiveSearch:
@@ -56,9 +59,13 @@ class LiveSearch:
         self.group_names = group_names  # the recorder's group table (name -> index), filled as requests arrive
         plateau = [seg for seg in segments if seg.kind == "plateau"]
         base = plateau[-1] if plateau else None
-        self.window = (base.start_s + base.warmup_s, base.end_s) if base else None
+        # The plateau's judged window, where the per-user request rate that defines the offered load is measured.
+        self.base_window = (base.start_s + base.warmup_s, base.end_s) if base else None
+        self.window: tuple[float, float] | None = None  # the current step, from its start
         self.base_users = base.users if base else 0
         self._rows: list[dict[str, np.ndarray]] = []
+        self._new_users = 0  # users the current step adds (each signs in during its warm-up)
+        self._warm = False  # the current step's warm-up has ended (its judged window is fixed)
         self.done = False
         self.decisions: list[dict] = []
         self._append(self.bracket.next_level(), self.start_s)
@@ -66,10 +73,11 @@ class LiveSearch:
     # -- samples ------------------------------------------------------------------------------------
     def add(self, chunk: dict[str, np.ndarray]) -> None:
         """A chunk of samples (times relative to the run's start): keep what the current window may need."""
-        if self.window is None or self.done:
+        wanted = [w for w in (self.window, self.base_window if self.judge.per_user_rps is None else None) if w]
+        if not wanted or self.done:
             return
         done_at = chunk["t"] + chunk["latency_ms"].astype(np.float64) / 1000.0
-        keep = done_at >= self.window[0]
+        keep = done_at >= min(w[0] for w in wanted)
         if keep.any():
             self._rows.append({k: chunk[k][keep] for k in ("t", "latency_ms", "group", "error")})
 
@@ -104,9 +112,13 @@ class LiveSearch:
         spec = self.spec
         rate = max(spec.rate * self.scale, 0.05)
         users = local_users(deploy_users, self.scale)
+        before = self.segments[-1].users if self.segments else 0
         self.segments.append(Segment("step", f"step {n}", at, at + spec.step_s, deploy_users, users, rate, spec.warmup_s))
-        self.window = (at + spec.warmup_s, at + spec.step_s)
-        self._rows = []
+        self.window = (at, at + spec.step_s)  # rows from the step's start: its sign-ins end the warm-up
+        if self.judge.per_user_rps is not None:
+            self._rows = []
+        self._new_users = max(0, users - before)
+        self._warm = False
 
     def advance(self, now: float) -> None:
         """Called about once a second with the seconds since the run's start."""
@@ -115,6 +127,11 @@ class LiveSearch:
         if self.judge.per_user_rps is None and self.base_users:
             self._measure_base()
         seg = self.current
+        if not self._warm:
+            ready = self._warm_until(seg, now)
+            if ready is None:
+                return
+            seg = self._fix_window(seg, ready)
         w0 = seg.start_s + min(seg.warmup_s, seg.end_s - seg.start_s)
         if now < w0:
             return
@@ -127,6 +144,41 @@ class LiveSearch:
             self._decide(seg, BROKE, verdict.reason, now)
         elif final:
             self._decide(seg, OK, verdict.reason, now)
+
+    def _warm_until(self, seg: Segment, now: float) -> float | None:
+        """When the step's warm-up ends, once that is known: as soon as every user the step added has signed in
+        and ``SETTLE_S`` more have passed (at least ``MIN_WARMUP_S`` in all), and at the profile's ``warmup_s``
+        at the latest. A configuration that signs users in quickly gets its judged window sooner; one still
+        signing them in when the profile's warm-up is over is judged then, as before."""
+        cap = seg.start_s + min(self.spec.warmup_s, seg.end_s - seg.start_s)
+        if now >= cap:
+            return cap
+        floor = seg.start_s + min(MIN_WARMUP_S, self.spec.warmup_s)
+        if now < floor:
+            return None
+        ready = floor
+        if self._new_users:
+            auth = self.group_names.get(AUTH)
+            rows = self._rows
+            if auth is None or not rows:
+                return None
+            t = np.concatenate([r["t"] for r in rows])
+            done_at = t + np.concatenate([r["latency_ms"] for r in rows]).astype(np.float64) / 1000.0
+            group = np.concatenate([r["group"] for r in rows])
+            signed = np.sort(done_at[(group == auth) & (t >= seg.start_s) & (done_at <= now)])
+            if len(signed) < self._new_users:
+                return None
+            ready = max(floor, float(signed[self._new_users - 1]) + SETTLE_S)
+        return ready if now >= ready else None
+
+    def _fix_window(self, seg: Segment, ready: float) -> Segment:
+        """End the step's warm-up at ``ready``; its judged window keeps the profile's length."""
+        judged = self.spec.step_s - self.spec.warmup_s
+        warmup = ready - seg.start_s
+        seg = dataclasses.replace(seg, warmup_s=warmup, end_s=seg.start_s + warmup + judged)
+        self.segments[-1] = seg
+        self._warm = True
+        return seg
 
     def _decide(self, seg: Segment, outcome: str, reason: str, now: float) -> None:
         end = min(now, seg.end_s)
@@ -154,12 +206,13 @@ class LiveSearch:
         return at + seconds
 
     def _measure_base(self) -> None:
-        if self.window is None or not self._rows:
+        if self.base_window is None or not self._rows:
             return
-        w0, w1 = self.window
+        w0, w1 = self.base_window
         window = self._window(w0, w1)
         if window.seconds > 0 and window.completed:
             self.judge.per_user_rps = window.completed / window.seconds / self.base_users
+            self.judge.base_requests = window.completed
 
     def facts(self) -> dict:
         """What the search did, for the run's metadata."""
