@@ -395,3 +395,54 @@ def test_a_few_very_slow_requests_already_fail_a_p95_but_a_few_fast_ones_cannot_
                      checks=fast.checks)  # fmt: skip
     [v] = slo.judge("single", [thin], [P95_250])
     assert v.outcome == "inconclusive" and "needs at least 72 requests" in v.reason
+
+
+# ------------------------------------------------------------------ held load steps support a pass, never a fail
+def searched_run(step_ms: dict[int, float], plateau_ms: float = 20.0, plateau_s: float = 20.0) -> RunResult:
+    """A 60-user plateau at 0.1 req/s per user, then one step per entry of ``step_ms`` (deployment users ->
+    latency), each 30 s with a 10 s warm-up, in the given order (a search steps down again after a break)."""
+    segs = [(Phase("plateau", "plateau", 0, plateau_s, 60, 60, warmup_s=5), 6.0, constant(plateau_ms), 0.0)]
+    t = plateau_s
+    for i, (users, ms) in enumerate(step_ms.items(), 1):
+        segs.append((Phase("step", f"step {i}", t, t + 30, users, users, warmup_s=10), 0.1 * users, uniform(ms * 0.9, ms), 0.0))
+        t += 30
+    return make_run(segs)
+
+
+P99_100 = slo.parse_threshold("f", "local", "all.p99", "< 100 ms")
+P95_250 = slo.parse_threshold("f", "local", "all.p95", "< 250 ms")
+
+
+def judge_supported(run: RunResult, slos: list[slo.Slo]) -> list:
+    from scaleperf.analysis.slo_support import Support
+
+    return slo.judge("single", [run], slos, Support(slos))
+
+
+def test_an_slo_too_thin_on_the_plateau_passes_on_the_steps_that_held_above_it():
+    run = searched_run({100: 30.0, 160: 40.0, 256: 3000.0, 202: 50.0})
+    assert slo.judge("single", [run], [P99_100])[0].outcome == "inconclusive"  # 90 requests: too few for a p99
+    v, _ = judge_supported(run, [P99_100, P95_250])
+    assert v.outcome == "pass", v.reason
+    assert "step 1" in v.reason and "step 2" in v.reason and "step 4" in v.reason and "step 3" not in v.reason
+    assert v.figures["with_steps"]["decided"] and v.n_samples > 90
+
+
+def test_steps_above_the_first_broken_one_lend_nothing():
+    run = searched_run({100: 30.0, 160: 3000.0, 130: 3000.0, 256: 40.0})  # 256 "held" above broken ones
+    v, _ = judge_supported(run, [P99_100, P95_250])
+    assert v.figures["with_steps"]["steps"] == {"r1": ["step 1"]}
+
+
+def test_held_steps_never_make_an_slo_fail_and_never_overrule_the_plateau():
+    slow_steps = searched_run({100: 95.0, 160: 99.0})  # they hold the p95 limit but are slow for a tight p99
+    tight = slo.parse_threshold("f", "local", "all.p99", "< 60 ms")
+    v, _ = judge_supported(slow_steps, [tight, P95_250])
+    assert v.outcome == "inconclusive"
+    failing = searched_run({100: 30.0}, plateau_ms=400.0, plateau_s=60.0)  # the plateau alone shows a fail
+    [v] = judge_supported(failing, [P95_250])
+    assert v.outcome == "fail" and "with_steps" not in v.figures
+    floor = slo.parse_threshold("f", "local", "all.throughput", ">= 1 /s")
+    from scaleperf.analysis.slo_support import applies
+
+    assert not applies(floor) and applies(P99_100)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from scaleperf.analysis import compare, saturation, setup, slo
+from scaleperf.analysis.slo_support import Support
 from scaleperf.analysis.expectations import Expectation
 from scaleperf.analysis.verdict import INCONCLUSIVE, SAT_INCONCLUSIVE, SaturationVerdict, Verdict
 from scaleperf.results import RunResult
@@ -89,8 +90,9 @@ def judge(runs_by_config: dict[str, list[RunResult]], inputs: Inputs) -> list[Ve
     """Every verdict of the run, in a fixed order: per configuration its SLOs and saturation point, then
     the comparisons (each in the family of every declared one)."""
     out: list[Verdict] = []
+    support = Support(list(inputs.slos))
     for config, runs in runs_by_config.items():
-        out += slo.judge(config, runs, list(inputs.slos))
+        out += slo.judge(config, runs, list(inputs.slos), support)
         sat = saturation_verdict(config, runs, inputs)
         if sat is not None:
             out.append(sat)

@@ -34,13 +34,18 @@ from pathlib import Path
 
 import numpy as np
 
+from typing import TYPE_CHECKING
+
 from scaleperf.analysis import generator, metrics
 from scaleperf.analysis.metrics import format_value
 from scaleperf.analysis.slo_decision import CONFIDENCE, Pool, decide, interval, interval_text, pool_of, undecided_hint
-from scaleperf.analysis.verdict import INCONCLUSIVE, SloVerdict
+from scaleperf.analysis.verdict import INCONCLUSIVE, PASS, SloVerdict
 from scaleperf.configs import FIXTURES
 from scaleperf.errors import ScaleperfError
 from scaleperf.results import RunResult
+
+if TYPE_CHECKING:
+    from scaleperf.analysis.slo_support import Support
 
 DEFAULT_PATH = FIXTURES / "slos.toml"  # the committed SLO file
 PROVIDERS = ("local", "aws", "url")  # tables the file may hold
@@ -228,15 +233,28 @@ def _untrusted(result: RunResult, windows: list[tuple[float, float]]) -> str | N
     return None
 
 
-def judge(config: str, runs: list[RunResult], slos: list[Slo]) -> list[SloVerdict]:
+def _merge(pools: list[Pool]) -> Pool:
+    return Pool(
+        np.concatenate([p.latency_ms for p in pools]) if pools else np.zeros(0),
+        sum(p.failed for p in pools),
+        sum(p.n for p in pools),
+        sum(p.span_s for p in pools),
+    )
+
+
+def judge(config: str, runs: list[RunResult], slos: list[Slo], support: Support | None = None) -> list[SloVerdict]:
     """One verdict per SLO over every replicate of ``config``: the requests of each usable replicate's judged
     windows pooled, decided by a distribution-free interval (:func:`interval`, :func:`decide`); each
-    replicate's own value is listed beside it, and a replicate that cannot be trusted is left out with why."""
+    replicate's own value is listed beside it, and a replicate that cannot be trusted is left out with why.
+
+    With ``support`` (:mod:`scaleperf.analysis.slo_support`), an SLO its own phases leave undecided may still
+    pass on those requests pooled with the load steps that held above the design load (more load, so never
+    a kinder sample); such steps never make an SLO fail."""
     verdicts = []
     ordered = sorted(runs, key=lambda r: int(r.meta.get("replicate", 0) or 0))
     for slo in slos:
         subject = f"{config}: {slo.describe()}"
-        pools, per_replicate, windows_all = [], [], []
+        pools, per_replicate, windows_all, backing, backing_labels = [], [], [], [], {}
         for r in ordered:
             labelled = judged_windows(r, slo)
             windows = [w for _, w in labelled]
@@ -254,12 +272,12 @@ def judge(config: str, runs: list[RunResult], slos: list[Slo]) -> list[SloVerdic
             windows_all.append([list(w) for w in windows])
             if why is None:
                 pools.append(pool_of(r, slo, windows))
-        pool = Pool(
-            np.concatenate([p.latency_ms for p in pools]) if pools else np.zeros(0),
-            sum(p.failed for p in pools),
-            sum(p.n for p in pools),
-            sum(p.span_s for p in pools),
-        )
+                steps = support.windows(r, slo) if support is not None else []
+                steps = [(label, w) for label, w in steps if not generator.problems(r, w[0], w[1])]
+                if steps:
+                    backing.append(pool_of(r, slo, [w for _, w in steps]))
+                    backing_labels[name] = [label for label, _ in steps]
+        pool = _merge(pools)
         estimate, lo, hi = interval(slo, pool)
         figures = {
             "config": config,
@@ -301,9 +319,42 @@ def judge(config: str, runs: list[RunResult], slos: list[Slo]) -> list[SloVerdic
             )
             if len(per_replicate) > 1:
                 shown += f" ({each})"
+            with_steps = None
+            if outcome == INCONCLUSIVE and backing:
+                both = _merge(pools + backing)
+                b_est, b_lo, b_hi = interval(slo, both)
+                steps_text = "; ".join(f"{k}: {', '.join(v)}" for k, v in backing_labels.items())
+                with_steps = {
+                    "steps": backing_labels,
+                    "measured": b_est if math.isfinite(b_est) else None,
+                    "interval": [b_lo if math.isfinite(b_lo) else None, b_hi if math.isfinite(b_hi) else None],
+                    "n_samples": both.n,
+                    "decided": decide(slo, b_lo, b_hi) == PASS,
+                }
+                figures["with_steps"] = with_steps
+                if with_steps["decided"]:
+                    outcome = PASS
+                    shown = (
+                        f"measured {format_value(b_est, slo.unit)} ({interval_text(b_lo, b_hi, slo.unit)}) against "
+                        f"{slo.op} {format_value(slo.threshold, slo.unit)} over {both.n} {requests}: the {phases} "
+                        f"({pool.n}, {format_value(estimate, slo.unit)} alone, not enough to decide) pooled with the "
+                        f"load steps that held above the design load ({steps_text}), which ran more load and so can "
+                        f"only look worse"
+                    )
+                    estimate, lo, hi, pool = b_est, b_lo, b_hi, both
+                    figures.update(
+                        measured=estimate if math.isfinite(estimate) else None,
+                        interval=[lo if math.isfinite(lo) else None, hi if math.isfinite(hi) else None],
+                        n_samples=pool.n,
+                    )
             reason = f"{subject}: {outcome}, {shown}"
             if outcome == INCONCLUSIVE:
                 reason += undecided_hint(slo, pool.n)
+                if with_steps is not None:
+                    reason += (
+                        f"; with the load steps that held above the design load ({with_steps['n_samples']} requests) "
+                        f"it is still not shown to hold"
+                    )
             if excluded:
                 reason += f"; {excluded}"
         verdicts.append(
