@@ -30,6 +30,7 @@ class PerfSettings:
     health_path: str = "/health"
     db_engine: str | None = None
     targets_file: str | None = None
+    url_telemetry: str = "auto"  # --url-telemetry: auto | off
     auto: bool = False  # --replicates auto[:MAX]
     max_minutes: float | None = None
 
@@ -83,7 +84,8 @@ def read(config: pytest.Config) -> PerfSettings:
 
 
 def app_settings(config: pytest.Config, root: Path) -> dict:
-    """--app (a folder relative to the rootdir when it is one), --health-path, --db-engine, --targets-file."""
+    """--app (a folder relative to the rootdir when it is one), --health-path, --db-engine, --targets-file,
+    --url-telemetry."""
     app = value(config, "scaleperf_app") or None
     if app and "{" not in app and not Path(app).expanduser().is_absolute() and (root / app).is_dir():
         app = str(root / app)
@@ -92,4 +94,5 @@ def app_settings(config: pytest.Config, root: Path) -> dict:
         "health_path": value(config, "scaleperf_health_path") or "/health",
         "db_engine": value(config, "scaleperf_db_engine") or None,
         "targets_file": value(config, "scaleperf_targets_file") or None,
+        "url_telemetry": value(config, "scaleperf_url_telemetry") or "auto",
     }

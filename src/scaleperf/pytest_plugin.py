@@ -70,6 +70,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add("--provider", "scaleperf_provider", "where deployments come from: local | aws | url", default="local", choices=PROVIDERS)
     add("--target-url", "scaleperf_target_url", "with --provider url: name=URL per configuration (single=http://a,...)")
     add("--targets-file", "scaleperf_targets_file", "with --provider url: a TOML file whose [url.targets] names each URL")
+    add(
+        "--url-telemetry",
+        "scaleperf_url_telemetry",
+        "with --provider url: auto | off; auto attaches an Elastic Beanstalk URL's CloudWatch metrics when AWS credentials allow",
+        default="auto",
+        choices=("auto", "off"),
+    )
     add("--app", "scaleperf_app", "the app under test: a Rails app's folder or a command template with {port}")
     add("--health-path", "scaleperf_health_path", "the app's health check path (Rails 7.1+: /up)", default="/health")
     add("--db-engine", "scaleperf_db_engine", "the local database engine: postgresql | mysql (default: the app's)")

@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from scaleperf.aws import plan as plans
+from scaleperf.aws.environment import lb_type
 from scaleperf.aws.errors import user_errors
 from scaleperf.aws.stack import Stack
 from scaleperf.results import Telemetry
@@ -35,13 +36,33 @@ def read(
     sleep: Callable[[float], None],
     say: Callable[[str], None],
 ) -> tuple[tuple[Telemetry, ...], dict]:
-    """CloudWatch's series for the window [t0, t1], and facts about how they were read."""
+    """CloudWatch's series for the window [t0, t1] of the stack's current environment and database, and facts
+    about how they were read."""
+    db = s.dbs[-1] if s.dbs else None
+    return read_environment(cloud, s.env, db, t0, t1, wait_s=wait_s, clock=clock, sleep=sleep, say=say)
+
+
+def read_environment(
+    cloud,
+    env: str,
+    db: str | None,
+    t0: float,
+    t1: float,
+    *,
+    wait_s: float,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+    say: Callable[[str], None],
+) -> tuple[tuple[Telemetry, ...], dict]:
+    """CloudWatch's series for the window [t0, t1] of the Elastic Beanstalk environment ``env`` (its instances and
+    load balancers as it has them now) and of the RDS instance ``db`` when one is named, and facts about how they
+    were read.  Shared by the aws provider (its own stack) and the url provider (an environment found by its CNAME)."""
     with user_errors("reading CloudWatch metrics"):
-        res = cloud.eb.resources(s.env)
+        res = cloud.eb.resources(env)
         started = clock()
         deadline = started + wait_s
         while True:
-            found = _metrics(cloud, s, res, t0, t1)
+            found = _metrics(cloud, res, db, t0, t1)
             short = [name for name, (_, points) in found.items() if not points or points[-1][0] + METRIC_PERIOD_S < t1]
             left = deadline - clock()
             if not short or left <= 0:
@@ -49,6 +70,9 @@ def read(
             sleep(min(TELEMETRY_POLL_S, left))
     waited = clock() - started
     facts: dict = {"source": TELEMETRY_SOURCE, "complete": not short, "waited_s": round(waited)}
+    unread = [lb for lb in res.load_balancers if _lb_metric(lb) is None]
+    if unread:
+        facts["not_read"] = f"{', '.join(unread)}: a network load balancer counts no requests"
     if short:
         facts["gave_up"] = (
             f"CloudWatch had not published up to the end of the run for {', '.join(short)}; their last minutes are NaN"
@@ -67,24 +91,33 @@ def read(
     return tuple(out), facts
 
 
-def _metrics(cloud, s: Stack, res, t0: float, t1: float) -> dict[str, tuple[str, list[tuple[float, float]]]]:
+def _metrics(cloud, res, db: str | None, t0: float, t1: float) -> dict[str, tuple[str, list[tuple[float, float]]]]:
     """component -> (tier, its datapoints in [t0, t1]), as CloudWatch has them now."""
     out: dict[str, tuple[str, list[tuple[float, float]]]] = {}
     for n, iid in enumerate(res.instance_ids, 1):
         pts = cloud.metric("AWS/EC2", "CPUUtilization", {"InstanceId": iid}, t0, t1, period=METRIC_PERIOD_S, stat="Average")
         out[f"app-{n}"] = ("app", pts)
-    if s.dbs:
+    if db:
         pts = cloud.metric(
-            "AWS/RDS", "CPUUtilization", {"DBInstanceIdentifier": s.dbs[-1]}, t0, t1, period=METRIC_PERIOD_S, stat="Average"
+            "AWS/RDS", "CPUUtilization", {"DBInstanceIdentifier": db}, t0, t1, period=METRIC_PERIOD_S, stat="Average"
         )
         out["db"] = ("db", pts)
-    for n, lb in enumerate(res.load_balancers, 1):
-        dim = lb.split(":loadbalancer/", 1)[-1]
-        pts = cloud.metric(
-            "AWS/ApplicationELB", "RequestCount", {"LoadBalancer": dim}, t0, t1, period=METRIC_PERIOD_S, stat="Sum"
-        )
+    balancers = [m for m in map(_lb_metric, res.load_balancers) if m is not None]
+    for n, (namespace, dims) in enumerate(balancers, 1):
+        pts = cloud.metric(namespace, "RequestCount", dims, t0, t1, period=METRIC_PERIOD_S, stat="Sum")
         out["lb" if n == 1 else f"lb-{n}"] = ("lb", pts)
     return out
+
+
+def _lb_metric(lb: str) -> tuple[str, dict[str, str]] | None:
+    """Where CloudWatch counts a load balancer's requests (namespace, dimensions), from the name
+    DescribeEnvironmentResources gives it; None for a network load balancer, which counts connections only."""
+    kind = lb_type(lb)
+    if kind == "application":
+        return "AWS/ApplicationELB", {"LoadBalancer": lb.split(":loadbalancer/", 1)[1]}
+    if kind == "classic":
+        return "AWS/ELB", {"LoadBalancerName": lb}
+    return None
 
 
 def _pad(points: list[tuple[float, float]], t0: float, t1: float) -> list[tuple[float, float]]:

@@ -62,22 +62,47 @@ class Provider(Protocol):
         ...
 
 
+class TelemetrySource(Protocol):
+    """Target-side telemetry read after each run for a deployment someone else made (the ``url`` provider's
+    CloudWatch reader for an Elastic Beanstalk CNAME)."""
+
+    facts: dict  # what is attached, or why nothing is: the deployment's ``telemetry`` fact before a run
+
+    def __call__(self, t0: float, t1: float) -> tuple[tuple[Telemetry, ...], dict]:
+        """The series for the window [t0, t1], and facts about this read (added to ``facts`` for the run)."""
+        ...
+
+
 @dataclass
 class StaticDeployment:
-    """A deployment that already exists (the ``url`` provider): nothing to create or tear down."""
+    """A deployment that already exists (the ``url`` provider): nothing to create or tear down.
+
+    With a ``telemetry_source``, the facts carry a ``telemetry`` entry; each :meth:`describe` starts a fresh
+    copy of it (one per run), which :meth:`telemetry` completes in place after the run, as the aws provider's
+    deployment does, so a run's recorded facts say how its telemetry was read."""
 
     base_url: str
     config: ScalingConfig
     facts: dict = field(default_factory=dict)
+    telemetry_source: TelemetrySource | None = None
+    _telemetry_facts: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def describe(self) -> dict:
-        return {"provider": "url", "base_url": self.base_url, **self.facts}
+        out = {"provider": "url", "base_url": self.base_url, **self.facts}
+        if self.telemetry_source is not None:
+            self._telemetry_facts = dict(self.telemetry_source.facts)
+            out["telemetry"] = self._telemetry_facts
+        return out
 
     def reset_data(self) -> None:  # data belongs to whoever made the deployment
         return None
 
     def telemetry(self, t0: float, t1: float) -> tuple[Telemetry, ...]:
-        return ()
+        if self.telemetry_source is None:
+            return ()
+        series, facts = self.telemetry_source(t0, t1)
+        self._telemetry_facts.update(facts)
+        return series
 
     def start_telemetry(self) -> None:
         return None

@@ -5,19 +5,23 @@ file (``--targets-file``) with a ``[url.targets]`` table.  One bare URL is accep
 configuration is selected; otherwise the same deployment would be "compared" with itself under several
 names.  The run's facts say what the user told us about each target (its URL, the configuration name it
 was given for, where that came from), and nothing more: no instance types are claimed for a URL.
+
+A URL that is an Elastic Beanstalk environment's CNAME gets that environment's CloudWatch telemetry when AWS
+credentials allow (:mod:`scaleperf.providers.url_cloudwatch`); ``--url-telemetry off`` turns that off.
 """
 
 from __future__ import annotations
 
 import contextlib
 import tomllib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from scaleperf.configs import ScalingConfig
 from scaleperf.errors import ScaleperfError
-from scaleperf.providers.base import LoadScale, StaticDeployment
+from scaleperf.providers import url_cloudwatch
+from scaleperf.providers.base import LoadScale, StaticDeployment, TelemetrySource
 
 HOW_TO = (
     "give one URL per configuration: --target-url single=http://a.example,vertical=http://b.example "
@@ -76,6 +80,8 @@ class UrlProvider:
 
     ``targets``: {configuration name: URL}, or {"": URL} for one bare URL (one configuration only).
     ``selected``: the configurations the run selects (checked against the targets up front).
+    ``telemetry``: ``auto`` attaches CloudWatch to Elastic Beanstalk CNAMEs when credentials allow (``cloudwatch``
+    finds it: URL -> source, or None for a URL that is no such CNAME); ``off`` never looks.
     """
 
     name = "url"
@@ -87,7 +93,14 @@ class UrlProvider:
         targets: dict[str, str] | None = None,
         selected: Iterable[str] = (),
         source: str = "--target-url",
+        telemetry: str = "auto",
+        cloudwatch: Callable[[str], TelemetrySource | None] = url_cloudwatch.attach,
     ) -> None:
+        if telemetry not in url_cloudwatch.MODES:
+            raise ScaleperfError(f"--url-telemetry must be one of {', '.join(url_cloudwatch.MODES)}, not {telemetry!r}")
+        self.telemetry = telemetry
+        self._cloudwatch = cloudwatch
+        self._sources: dict[str, TelemetrySource | None] = {}  # per URL: looked up once a session
         if targets is None:
             targets = parse_targets(target_url) if target_url else {}
         if not targets:
@@ -135,15 +148,27 @@ class UrlProvider:
                 "them; nothing here is claimed about them",
             },
         }
-        yield StaticDeployment(base_url=url, config=config, facts=facts)
+        yield StaticDeployment(base_url=url, config=config, facts=facts, telemetry_source=self.telemetry_source(url))
+
+    def telemetry_source(self, url: str) -> TelemetrySource | None:
+        """The target-side telemetry attached to ``url`` (None: nothing, not even a fact, for a URL that is no
+        Elastic Beanstalk CNAME)."""
+        if url not in self._sources:
+            find = self._cloudwatch if self.telemetry == "auto" else url_cloudwatch.turned_off
+            self._sources[url] = find(url)
+        return self._sources[url]
 
 
 def from_settings(settings, selected: Iterable[str]) -> UrlProvider:
-    """The url provider from the plugin's settings: ``--targets-file`` if given, else ``--target-url``."""
+    """The url provider from the plugin's settings: ``--targets-file`` if given, else ``--target-url``;
+    ``--url-telemetry``."""
+    telemetry = getattr(settings, "url_telemetry", None) or "auto"
     file = getattr(settings, "targets_file", None)
     if file:
         path = Path(file)
         if settings.target_url:
             raise ScaleperfError("give the targets either with --target-url or with --targets-file, not both")
-        return UrlProvider(targets=read_targets_file(path), selected=selected, source=f"{path} [url.targets]")
-    return UrlProvider(settings.target_url, selected=selected)
+        return UrlProvider(
+            targets=read_targets_file(path), selected=selected, source=f"{path} [url.targets]", telemetry=telemetry
+        )
+    return UrlProvider(settings.target_url, selected=selected, telemetry=telemetry)
