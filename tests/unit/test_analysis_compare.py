@@ -471,3 +471,13 @@ def test_metric_names():
     assert compare.parse_metric("all.throughput").higher_is_better
     with pytest.raises(ValueError):
         compare.parse_metric("polls.p42")
+
+
+def test_one_replicate_a_side_says_how_many_rounds_would_decide():
+    claim = decision.Claim("better", False, 0.3)
+    far = decision.decide([100.0], [200.0], claim, SHIPPED_FAMILY)  # a clearly better, once each
+    near = decision.decide([100.0], [105.0], claim, SHIPPED_FAMILY)
+    assert far.outcome == near.outcome == "inconclusive"
+    assert "rounds of --replicates auto would decide" in far.detail
+    assert far.replicates_needed is not None and near.replicates_needed is not None
+    assert 3 <= far.replicates_needed < near.replicates_needed

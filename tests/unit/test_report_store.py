@@ -116,3 +116,24 @@ def test_scaleperf_report_prints_the_stored_verdicts(partial, capsys):
     stored = store.read(partial / RUN_ID)
     assert all(out.count(v.reason) == 1 for v in stored.verdicts)
     assert out.rstrip().splitlines()[-1].startswith("verdicts: ")
+
+
+def test_the_summary_says_how_many_rounds_and_minutes_open_comparisons_need(tmp_path):
+    from scaleperf.analysis.verdict import ComparisonVerdict
+
+    for config, minutes in (("single", 3.0), ("vertical", 4.0)):
+        for rep, extra in ((1, 0), (2, 1)):
+            d = tmp_path / config / f"r{rep}"
+            d.mkdir(parents=True)
+            meta = {"started_at": "2026-12-03T10:00:00Z", "ended_at": f"2026-12-03T10:0{minutes + extra:.0f}:00Z"}
+            (d / "meta.json").write_text(json.dumps({"meta": meta}))
+    open_ = ComparisonVerdict(
+        kind="comparison", subject="vertical better than single on polls.p95", outcome="inconclusive", reason="r",
+        a="vertical", b="single", n_a=1, n_b=1, replicates_needed=5,
+    )  # fmt: skip
+    stored = SimpleNamespace(path=tmp_path / "verdicts.json", verdicts=(open_,))
+    assert verdicts_text.run_minutes(tmp_path) == {"single": 3.5, "vertical": 4.5}
+    hint = verdicts_text.rounds_hint(stored)
+    assert "about 5 rounds in all" in hint and "4 more" in hint and "about 32 min" in hint
+    decided = SimpleNamespace(path=tmp_path / "verdicts.json", verdicts=(open_.__class__(**{**vars(open_), "outcome": "pass"}),))
+    assert verdicts_text.rounds_hint(decided) is None

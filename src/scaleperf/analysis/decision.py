@@ -39,6 +39,9 @@ from scaleperf.analysis.verdict import (
 DEFAULT_ALPHA = 0.05  # family-wise error rate over the declared comparisons
 EXPECT = ("better", "worse", "same")
 MIN_PER_SIDE = 2  # a fixed design needs two replicates per side for an interval at all
+# Run-to-run spread (SD of log replicate values) assumed to project the rounds a comparison needs when it has
+# too few replicates to measure its own: the one measured on the miniature (docs/statistics.md).
+PLANNING_LOG_SD = 0.164
 
 
 @dataclass(frozen=True)
@@ -136,6 +139,17 @@ def decide(
     against = why if seq.outcome == FAIL else None
     if min(n_a, n_b) < least:
         why = f"{n_a} and {n_b} usable replicates: at least {least} per side are needed before the interval can decide"
+        if n_a and n_b and np.all(a > 0) and np.all(b > 0):
+            auto = sequential.design_for(None)
+            more = sequential.rounds_to_decide(
+                float(np.log(b).mean() - np.log(a).mean()), PLANNING_LOG_SD, min(n_a, n_b), expected=claim.expect,
+                higher_is_better=claim.higher_is_better, min_effect=e, family_size=family, design=auto,
+            )  # fmt: skip
+            needed = min(n_a, n_b) + more
+            why += (
+                f"; at the miniature's measured run-to-run spread (log SD {PLANNING_LOG_SD:g}) and the ratio seen so "
+                f"far, about {needed} rounds of --replicates auto would decide"
+            )
     elif seq.outcome == INCONCLUSIVE and needed is not None:
         unit = "rounds in all" if look is not None else "replicates per configuration"
         why = f"the interval cannot tell yet; about {needed} {unit} would decide"

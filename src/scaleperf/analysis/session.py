@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from scaleperf.analysis import compare, saturation, setup, slo
-from scaleperf.analysis.slo_support import Support
 from scaleperf.analysis.expectations import Expectation
+from scaleperf.analysis.slo_support import Support
 from scaleperf.analysis.verdict import INCONCLUSIVE, SAT_INCONCLUSIVE, SaturationVerdict, Verdict
 from scaleperf.results import RunResult
 

@@ -31,10 +31,9 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-
-from typing import TYPE_CHECKING
 
 from scaleperf.analysis import generator, metrics
 from scaleperf.analysis.metrics import format_value

@@ -6,6 +6,11 @@ reason (the same words the test, the HTML report and the results document show),
 
 from __future__ import annotations
 
+import json
+import statistics
+from datetime import datetime
+from pathlib import Path
+
 MARKS = {"pass": "✓", "fail": "✗", "inconclusive": "?"}
 
 
@@ -23,6 +28,44 @@ def lines(stored) -> list[str]:
     if comparisons:
         out.append("comparisons")
         out += [f"  {MARKS.get(v.outcome, ' ')} {v.outcome:<12} {v.reason}" for v in comparisons]
+    hint = rounds_hint(stored)
+    if hint:
+        out.append(hint)
     counts = {o: sum(v.outcome == o for v in stored.verdicts) for o in MARKS}
     out.append(f"verdicts: {counts['pass']} passed, {counts['fail']} failed, {counts['inconclusive']} inconclusive")
     return out
+
+
+def run_minutes(run_dir: Path) -> dict[str, float]:
+    """Each configuration's median minutes per replicate run in ``run_dir``, from its runs' start and end."""
+    out: dict[str, list[float]] = {}
+    for meta_path in sorted(Path(run_dir).glob("*/r*/meta.json")):
+        try:
+            meta = json.loads(meta_path.read_text()).get("meta", {})
+            start, end = (datetime.fromisoformat(meta[k].replace("Z", "+00:00")) for k in ("started_at", "ended_at"))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+        out.setdefault(meta_path.parent.parent.name, []).append((end - start).total_seconds() / 60)
+    return {config: statistics.median(v) for config, v in out.items() if v}
+
+
+def rounds_hint(stored) -> str | None:
+    """How many more rounds, and about how many minutes at this run's pace, the open comparisons need."""
+    open_ = [v for v in stored.verdicts if v.kind == "comparison" and v.outcome == "inconclusive" and v.replicates_needed]
+    if not open_:
+        return None
+    rounds = max(v.replicates_needed for v in open_)
+    configs = sorted({c for v in open_ for c in (v.a, v.b)})
+    pace = run_minutes(Path(stored.path).parent)
+    have = max((v.n_a for v in open_), default=0)
+    more = max(rounds - have, 0)
+    text = (
+        f"open comparisons: about {rounds} rounds in all would decide them ({more} more, one run of each of "
+        f"{', '.join(configs)} per round; pytest -m perf --replicates auto"
+    )
+    if all(c in pace for c in configs):
+        minutes = more * sum(pace[c] for c in configs)
+        text += f"), about {minutes:.0f} min at this run's pace ({sum(pace[c] for c in configs):.1f} min a round)"
+    else:
+        text += ")"
+    return text
