@@ -134,3 +134,12 @@ def test_a_small_shortfall_on_few_requests_is_noise_but_not_on_many():
     exact = StepJudge(StepCriteria(), per_user_rps=0.5)  # the rate taken as exact: only the step's count is noise
     assert exact.judge(window(88, 10.0), 20, final=True).outcome == OK
     assert exact.judge(window(60, 10.0), 20, final=True).outcome == BROKE
+
+
+def test_a_recovery_sheds_the_broken_step_s_users_at_once():
+    search = run(capacity_rps=60.0, sign_in_s=0.5)
+    segs = search.segments
+    recoveries = [(i, s) for i, s in enumerate(segs) if s.kind == "recover"]
+    assert recoveries
+    for i, rec in recoveries:
+        assert rec.rate >= segs[i - 1].users - rec.users  # all surplus users stop within a second

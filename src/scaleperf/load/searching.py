@@ -199,9 +199,11 @@ class LiveSearch:
         held = self.bracket.highest_ok or self.spec.start
         users = max(1, round(held * RECOVERY_LOAD))
         n = sum(1 for seg in self.segments if seg.kind == RECOVER) + 1
-        rate = max(self.spec.rate * self.scale, 0.05)
         seconds = max(self.spec.warmup_s * RECOVERY_SHARE, MIN_RECOVERY_S)
         local = local_users(users, self.scale)
+        # Stop the surplus users within a second: Locust stops users at the shape's rate, and at the arrival
+        # rate the recovery would be over before the load had come down.
+        rate = max(self.spec.rate * self.scale, 0.05, float(self.current.users - local))
         self.segments.append(Segment(RECOVER, f"recovery {n}", at, at + seconds, users, local, rate, seconds))
         return at + seconds
 
