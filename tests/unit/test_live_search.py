@@ -42,14 +42,17 @@ def profile(warmup_s: float = 20.0):
     )
 
 
-def run(capacity_rps: float, sign_in_s: float, warmup_s: float = 20.0):
-    """Drive a LiveSearch as the engine does; the server serves ``capacity_rps`` and a sign-in takes ``sign_in_s``."""
+def run(capacity_rps: float, sign_in_s: float, warmup_s: float = 20.0, report_lag_s: float = 0.0):
+    """Drive a LiveSearch as the engine does; the server serves ``capacity_rps`` and a sign-in takes ``sign_in_s``.
+    ``report_lag_s``: requests reach the search this long after they complete (load workers report every 3 s),
+    and the search is told so."""
     prof = profile(warmup_s)
     segments = prof.segments(1.0)
     groups = dict(GROUPS)
     search = LiveSearch(prof, segments, 1.0, StepCriteria(latency=(LatencyLimit("polls", 95, 250.0),)), groups)
     rng = np.random.default_rng(1)
     signed_at: list[float] = []  # when each user present signed in
+    pending: list[tuple[float, dict]] = []  # chunks on their way from the load workers
     users = 0
     now = 0.0
     while not search.done and now < 2000:
@@ -78,9 +81,11 @@ def run(capacity_rps: float, sign_in_s: float, warmup_s: float = 20.0):
             "group": np.asarray(grp, dtype=np.int64),
             "error": np.zeros(len(t), dtype=np.int64),
         }
-        search.add(chunk)
+        pending.append((now + 1.0 + report_lag_s, chunk))
         now += 1.0
-        search.advance(now)
+        while pending and pending[0][0] <= now:
+            search.add(pending.pop(0)[1])
+        search.advance(now, known_until=now - report_lag_s if report_lag_s else None)
     return search
 
 
@@ -143,3 +148,11 @@ def test_a_recovery_sheds_the_broken_step_s_users_at_once():
     assert recoveries
     for i, rec in recoveries:
         assert rec.rate >= segs[i - 1].users - rec.users  # all surplus users stop within a second
+
+
+def test_requests_still_on_their_way_from_the_workers_are_not_a_shortfall():
+    # Reports 3 s late; told so, the search judges the span that has arrived and finds the same capacity.
+    on_time = run(capacity_rps=150.0, sign_in_s=0.5)
+    late = run(capacity_rps=150.0, sign_in_s=0.5, report_lag_s=3.0)
+    assert late.bracket.highest_ok == on_time.bracket.highest_ok
+    assert all("offered load" not in d["reason"] for d in late.decisions if d["outcome"] == "broke" and d["deploy_users"] < 200)

@@ -25,7 +25,9 @@ log = logging.getLogger(__name__)
 
 TICK_S = 1.0  # the engine samples users and CPU once a second
 FLUSH_INTERVAL_S = 10.0  # buffered samples and meta.json are written at least this often
-SEARCH_FLUSH_S = 3.0  # during a saturation search, buffered samples reach its judge at least this often
+# Load workers send their requests to the master every WORKER_REPORT_INTERVAL (3 s): in that mode a saturation
+# search judges the seconds up to this long ago, the span whose requests have all arrived.
+WORKER_REPORT_LAG_S = 4.0
 END_GRACE_S = 5.0  # a run still going this long after its profile ended is stopped
 PROGRESS_WINDOW_S = 5.0  # progress shows requests/s and p95 over this many recent seconds
 
@@ -79,7 +81,7 @@ def drive(
 ) -> None:
     """Sample once a second until the profile ends (or the runner stops); a saturation search chooses its
     next step here."""
-    last_flush = last_spill = time.monotonic()
+    last_flush = time.monotonic()
     known_dead: set[int] = set()
     missing_seen: set[str] = set()
     while True:
@@ -88,10 +90,9 @@ def drive(
         signals.check()
         elapsed = time.time() - t0
         if shape.search is not None:
-            if time.monotonic() - last_spill >= SEARCH_FLUSH_S or elapsed >= shape.search.current.end_s - TICK_S:
-                recorder.spill()  # the judge sees the step's requests as they come
-                last_spill = time.monotonic()
-            shape.search.advance(elapsed)
+            recorder.spill()  # the judge sees every request recorded so far
+            lag = WORKER_REPORT_LAG_S if local is not None else 0.0
+            shape.search.advance(elapsed, known_until=elapsed - lag)
         phases = shape.phases()
         end = phases[-1].end_s
         users = int(runner.user_count)

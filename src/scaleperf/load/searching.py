@@ -120,26 +120,29 @@ class LiveSearch:
         self._new_users = max(0, users - before)
         self._warm = False
 
-    def advance(self, now: float) -> None:
-        """Called about once a second with the seconds since the run's start."""
+    def advance(self, now: float, known_until: float | None = None) -> None:
+        """Called about once a second with the seconds since the run's start. ``known_until``: the time up to
+        which every completed request has reached the search (load workers report every few seconds); the
+        step is judged on that span only, so requests still on their way are not counted as missing."""
         if self.done or now < self.start_s:
             return
+        known = now if known_until is None else min(now, known_until)
         if self.judge.per_user_rps is None and self.base_users:
             self._measure_base()
         seg = self.current
         if not self._warm:
-            ready = self._warm_until(seg, now)
+            ready = self._warm_until(seg, known)
             if ready is None:
                 return
             seg = self._fix_window(seg, ready)
         w0 = seg.start_s + min(seg.warmup_s, seg.end_s - seg.start_s)
-        if now < w0:
+        if known < w0:
             return
-        final = now >= seg.end_s
-        early = (now - w0) >= EARLY_FRACTION * (seg.end_s - w0)
+        final = known >= seg.end_s
+        early = (known - w0) >= EARLY_FRACTION * (seg.end_s - w0)
         if not (final or early):
             return
-        verdict = self.judge.judge(self._window(w0, min(now, seg.end_s)), seg.users, final)
+        verdict = self.judge.judge(self._window(w0, min(known, seg.end_s)), seg.users, final)
         if verdict.outcome == BROKE and (final or verdict.clear):
             self._decide(seg, BROKE, verdict.reason, now)
         elif final:
@@ -181,8 +184,8 @@ class LiveSearch:
         return seg
 
     def _decide(self, seg: Segment, outcome: str, reason: str, now: float) -> None:
-        end = min(now, seg.end_s)
-        if end < seg.end_s:  # broke beyond doubt: end the step here
+        end = max(now, seg.start_s)  # ended early (broke beyond doubt), or ran until its last requests came in
+        if end != seg.end_s:
             self.segments[-1] = dataclasses.replace(seg, end_s=end)
         self.bracket.record(seg.deploy_users, outcome)
         decision = {"label": seg.label, "deploy_users": seg.deploy_users, "outcome": outcome, "reason": reason, "at_s": end}
