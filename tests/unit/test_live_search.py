@@ -156,3 +156,15 @@ def test_requests_still_on_their_way_from_the_workers_are_not_a_shortfall():
     late = run(capacity_rps=150.0, sign_in_s=0.5, report_lag_s=3.0)
     assert late.bracket.highest_ok == on_time.bracket.highest_ok
     assert all("offered load" not in d["reason"] for d in late.decisions if d["outcome"] == "broke" and d["deploy_users"] < 200)
+
+
+def test_the_progress_line_still_sees_requests_handed_to_the_sink():
+    from scaleperf.load.sink import RECENT_S, Sink
+
+    sink = Sink(None, t0=1000.0)
+    for second in range(60):
+        t = 1000.0 + second + np.array([0.1, 0.5])
+        sink({"t": t, "latency_ms": np.full(2, float(second), np.float32), "error": np.zeros(2, np.uint8)})
+    recent = sink.recent_latencies(49.0)  # the last 11 s
+    assert sorted(set(recent.tolist())) == [float(s) for s in range(49, 60)] and len(recent) == 22
+    assert len(sink.recent_latencies(0.0)) <= 2 * (RECENT_S + 2)  # older seconds are let go

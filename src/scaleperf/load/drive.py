@@ -116,6 +116,8 @@ def drive(
                     if len(missing_seen) > len(known_dead):  # not one of the local processes already reported
                         tally.lost.append(f"{node.id} (stopped sending heartbeats at {elapsed:.0f}s)")
         lat, failed_total = recorder.recent(t0 + elapsed - PROGRESS_WINDOW_S)  # before a flush empties the buffer
+        if recorder.sink is not None:  # and what already left it (a search hands requests over every second)
+            lat = np.concatenate([recorder.sink.recent_latencies(elapsed - PROGRESS_WINDOW_S), lat])
         if time.monotonic() - last_flush >= FLUSH_INTERVAL_S:
             recorder.spill()
             write_meta(False)

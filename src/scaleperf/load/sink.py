@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import deque
+
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +19,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+RECENT_S = 30.0  # the sink keeps this many seconds of latencies for the progress line
+
+
 class Sink:
     """Where full sample chunks go: the run directory (when there is one) or memory; times made relative."""
 
@@ -27,12 +32,24 @@ class Sink:
         self.chunks: list[dict[str, np.ndarray]] = []
         self.failures = 0
         self.rows = 0
+        self._recent: deque[tuple[np.ndarray, np.ndarray]] = deque()  # (t, latency_ms) of the last RECENT_S
+
+    def recent_latencies(self, since: float) -> np.ndarray:
+        """Latencies (ms) of the requests handed over that started at or after ``since`` (seconds since t0),
+        from the last ``RECENT_S``: the progress line's view of what has already left the recorder."""
+        parts = [lat[t >= since] for t, lat in self._recent]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
     def __call__(self, chunk: dict[str, np.ndarray]) -> None:
         chunk = dict(chunk)
         chunk["t"] = chunk["t"] - self.t0
         self.failures += int(np.count_nonzero(chunk["error"]))
         self.rows += len(chunk["t"])
+        if len(chunk["t"]):
+            self._recent.append((chunk["t"], chunk["latency_ms"]))
+            newest = float(chunk["t"].max())
+            while self._recent and float(self._recent[0][0].max()) < newest - RECENT_S:
+                self._recent.popleft()
         if self.search is not None:
             self.search.add(chunk)
         if self.writer is not None:
