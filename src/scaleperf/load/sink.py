@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections import deque
-
 import logging
+from collections import deque
 from pathlib import Path
 from typing import TYPE_CHECKING
 
