@@ -98,7 +98,8 @@ def test_a_step_whose_users_signed_in_quickly_is_judged_sooner():
     search = run(capacity_rps=100.0, sign_in_s=0.5)
     steps = [s for s in search.segments if s.kind == "step"]
     assert steps, "the search ran no step"
-    for seg in steps:
+    ups = [seg for before, seg in zip(steps, steps[1:], strict=False) if seg.users > before.users] + steps[:1]
+    for seg in ups:
         assert MIN_WARMUP_S <= seg.warmup_s < 20.0, (seg.label, seg.warmup_s)
         assert seg.end_s - seg.start_s <= seg.warmup_s + 15.0 + 1e-9
     slow = run(capacity_rps=100.0, sign_in_s=30.0)
@@ -141,13 +142,15 @@ def test_a_small_shortfall_on_few_requests_is_noise_but_not_on_many():
     assert exact.judge(window(60, 10.0), 20, final=True).outcome == BROKE
 
 
-def test_a_recovery_sheds_the_broken_step_s_users_at_once():
+def test_a_step_below_a_broken_one_sheds_users_at_once_and_keeps_its_whole_warm_up():
     search = run(capacity_rps=60.0, sign_in_s=0.5)
-    segs = search.segments
-    recoveries = [(i, s) for i, s in enumerate(segs) if s.kind == "recover"]
-    assert recoveries
-    for i, rec in recoveries:
-        assert rec.rate >= segs[i - 1].users - rec.users  # all surplus users stop within a second
+    segs = [s for s in search.segments if s.kind == "step"]
+    downs = [(before, seg) for before, seg in zip(segs, segs[1:], strict=False) if seg.users < before.users]
+    assert downs and all(s.kind != "recover" for s in search.segments)
+    for before, seg in downs:
+        assert seg.rate >= before.users - seg.users  # the surplus stops within a second, nobody logs in again
+        assert seg.warmup_s == pytest.approx(20.0)  # the queue the broken step built drains in the warm-up
+        assert seg.start_s == pytest.approx(before.end_s)
 
 
 def test_requests_still_on_their_way_from_the_workers_are_not_a_shortfall():

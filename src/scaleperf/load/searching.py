@@ -21,10 +21,6 @@ from scaleperf.search import BROKE, EARLY_FRACTION, OK, Bracket, StepCriteria, S
 log = logging.getLogger(__name__)
 
 DEFAULT_CRITERIA = StepCriteria()  # without SLOs: the error rate and throughput tracking only
-RECOVER = "recover"  # phase kind of the light stretch after a broken step (no analysis judges it)
-RECOVERY_LOAD = 0.5  # ... at this share of the highest step that held
-RECOVERY_SHARE = 0.25  # ... for this share of a step's warm-up (the next step's warm-up covers its new users' logins)
-MIN_RECOVERY_S = 5.0  # ... and at least this long
 MIN_WARMUP_S = 8.0  # a step's warm-up ends early once its new users have signed in, but never before this
 SETTLE_S = 5.0  # ... and this long after the last of their sign-ins (one poll interval: their polls spread out)
 AUTH = "auth"  # the endpoint group of sign-ins
@@ -66,6 +62,7 @@ class LiveSearch:
         self._rows: list[dict[str, np.ndarray]] = []
         self._new_users = 0  # users the current step adds (each signs in during its warm-up)
         self._warm = False  # the current step's warm-up has ended (its judged window is fixed)
+        self._stepped_down = False  # the current step has fewer users than the one before: the whole warm-up
         self.done = False
         self.decisions: list[dict] = []
         self._append(self.bracket.next_level(), self.start_s)
@@ -113,11 +110,18 @@ class LiveSearch:
         rate = max(spec.rate * self.scale, 0.05)
         users = local_users(deploy_users, self.scale)
         before = self.segments[-1].users if self.segments else 0
+        if users < before:
+            # A step below a broken one sheds the surplus users at once (Locust stops users at the shape's rate)
+            # and keeps the profile's whole warm-up, in which the queue the broken step built drains. Its users
+            # are already signed in: going down costs no logins, where a light recovery stretch before it would
+            # make every user of the lower step log in again (bcrypt) on a configuration that just broke.
+            rate = max(rate, float(before - users))
         self.segments.append(Segment("step", f"step {n}", at, at + spec.step_s, deploy_users, users, rate, spec.warmup_s))
         self.window = (at, at + spec.step_s)  # rows from the step's start: its sign-ins end the warm-up
         if self.judge.per_user_rps is not None:
             self._rows = []
         self._new_users = max(0, users - before)
+        self._stepped_down = users < before
         self._warm = False
 
     def advance(self, now: float, known_until: float | None = None) -> None:
@@ -157,7 +161,7 @@ class LiveSearch:
         if now >= cap:
             return cap
         floor = seg.start_s + min(MIN_WARMUP_S, self.spec.warmup_s)
-        if now < floor:
+        if now < floor or self._stepped_down:
             return None
         ready = floor
         if self._new_users:
@@ -191,24 +195,7 @@ class LiveSearch:
         decision = {"label": seg.label, "deploy_users": seg.deploy_users, "outcome": outcome, "reason": reason, "at_s": end}
         self.decisions.append(decision)
         log.info("%s (%d users): %s, %s", seg.label, seg.deploy_users, outcome, reason)
-        level = self.bracket.next_level()
-        if outcome == BROKE and level is not None:
-            end = self._recover(end)
-        self._append(level, end)
-
-    def _recover(self, at: float) -> float:
-        """After a broken step, a short stretch at a light load: the queue the broken step built drains before
-        the next (lower) step starts, instead of spilling into it. Its own phase kind, judged by nothing."""
-        held = self.bracket.highest_ok or self.spec.start
-        users = max(1, round(held * RECOVERY_LOAD))
-        n = sum(1 for seg in self.segments if seg.kind == RECOVER) + 1
-        seconds = max(self.spec.warmup_s * RECOVERY_SHARE, MIN_RECOVERY_S)
-        local = local_users(users, self.scale)
-        # Stop the surplus users within a second: Locust stops users at the shape's rate, and at the arrival
-        # rate the recovery would be over before the load had come down.
-        rate = max(self.spec.rate * self.scale, 0.05, float(self.current.users - local))
-        self.segments.append(Segment(RECOVER, f"recovery {n}", at, at + seconds, users, local, rate, seconds))
-        return at + seconds
+        self._append(self.bracket.next_level(), end)
 
     def _measure_base(self) -> None:
         if self.base_window is None or not self._rows:

@@ -252,7 +252,7 @@ def describe_phases(raw_phases: list[dict]) -> list[str]:
                 f"{_duration(float(p.get('step_s', 0)))} ({per_second} between steps"
             )
             text += f"; the first {_duration(warm)} of each step discarded as warm-up)" if warm else ")"
-            out.append(text + "; a clearly broken step ends early, and a short recovery at half the load follows a broken step")
+            out.append(text + "; a clearly broken step ends early, and the next, lower step sheds its surplus users at once and keeps its whole warm-up, in which the queue drains")
         else:
             out.append(f"{kind}: {json.dumps(p)}")
     return out
