@@ -8,6 +8,8 @@ warm-up it ends once a step's users have signed in, and the bracket it closes ar
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -98,7 +100,7 @@ def test_a_step_whose_users_signed_in_quickly_is_judged_sooner():
     search = run(capacity_rps=100.0, sign_in_s=0.5)
     steps = [s for s in search.segments if s.kind == "step"]
     assert steps, "the search ran no step"
-    ups = [seg for before, seg in zip(steps, steps[1:], strict=False) if seg.users > before.users] + steps[:1]
+    ups = [seg for before, seg in itertools.pairwise(steps) if seg.users > before.users] + steps[:1]
     for seg in ups:
         assert MIN_WARMUP_S <= seg.warmup_s < 20.0, (seg.label, seg.warmup_s)
         assert seg.end_s - seg.start_s <= seg.warmup_s + 15.0 + 1e-9
@@ -145,7 +147,7 @@ def test_a_small_shortfall_on_few_requests_is_noise_but_not_on_many():
 def test_a_step_below_a_broken_one_sheds_users_at_once_and_keeps_its_whole_warm_up():
     search = run(capacity_rps=60.0, sign_in_s=0.5)
     segs = [s for s in search.segments if s.kind == "step"]
-    downs = [(before, seg) for before, seg in zip(segs, segs[1:], strict=False) if seg.users < before.users]
+    downs = [(before, seg) for before, seg in itertools.pairwise(segs) if seg.users < before.users]
     assert downs and all(s.kind != "recover" for s in search.segments)
     for before, seg in downs:
         assert seg.rate >= before.users - seg.users  # the surplus stops within a second, nobody logs in again

@@ -61,5 +61,5 @@ def test_load_growth_in_words():
     assert methodology.profile_phases("no-such-profile") == ("no-such-profile", "", [])
     _, _, phases = methodology.profile_phases("quick")
     search = methodology.describe_phases(phases)[-1]
-    assert search.startswith("saturation search: steps from 100 users, each 1.6 times the last"), search
+    assert search.startswith("saturation search: steps from 150 users, each 1.45 times the last"), search
     assert "within 10%" in search and "{" not in search

@@ -251,8 +251,16 @@ def describe_phases(raw_phases: list[dict]) -> list[str]:
                 f"(at most {int(p.get('max_steps', 0))} steps, up to {int(p.get('max_users', 0))} users), each held "
                 f"{_duration(float(p.get('step_s', 0)))} ({per_second} between steps"
             )
-            text += f"; the first {_duration(warm)} of each step discarded as warm-up)" if warm else ")"
-            out.append(text + "; a clearly broken step ends early, and the next, lower step sheds its surplus users at once and keeps its whole warm-up, in which the queue drains")
+            text += (
+                f"; the first {_duration(warm)} of each step discarded as warm-up at most, less once a higher step's "
+                "new users have all signed in)"
+                if warm
+                else ")"
+            )
+            out.append(
+                text + "; a clearly broken step ends early, and the next, lower step sheds its surplus users at once "
+                "and keeps its whole warm-up, in which the queue drains"
+            )
         else:
             out.append(f"{kind}: {json.dumps(p)}")
     return out
