@@ -137,3 +137,16 @@ def test_the_summary_says_how_many_rounds_and_minutes_open_comparisons_need(tmp_
     assert "about 5 rounds in all" in hint and "4 more" in hint and "about 32 min" in hint
     decided = SimpleNamespace(path=tmp_path / "verdicts.json", verdicts=(open_.__class__(**{**vars(open_), "outcome": "pass"}),))
     assert verdicts_text.rounds_hint(decided) is None
+
+
+def test_a_comparison_this_profile_cannot_value_is_named_apart(tmp_path):
+    from scaleperf.analysis.verdict import ComparisonVerdict
+
+    thin = ComparisonVerdict(
+        kind="comparison", subject="horizontal2 same as horizontal1 on reads.p95", outcome="inconclusive", reason="r",
+        a="horizontal2", b="horizontal1", n_a=0, n_b=0, replicates_needed=2,
+        excluded=("horizontal2 r1: too few reads requests per 5 s batch",),
+    )  # fmt: skip
+    hint = verdicts_text.rounds_hint(SimpleNamespace(path=tmp_path / "verdicts.json", verdicts=(thin,)))
+    assert hint.startswith("horizontal2 same as horizontal1 on reads.p95: no replicate gave a value")
+    assert "--profile compare" in hint

@@ -51,9 +51,11 @@ def run_minutes(run_dir: Path) -> dict[str, float]:
 
 def rounds_hint(stored) -> str | None:
     """How many more rounds, and about how many minutes at this run's pace, the open comparisons need."""
-    open_ = [v for v in stored.verdicts if v.kind == "comparison" and v.outcome == "inconclusive" and v.replicates_needed]
+    undecided = [v for v in stored.verdicts if v.kind == "comparison" and v.outcome == "inconclusive"]
+    thin = [v for v in undecided if v.excluded and not (v.n_a and v.n_b)]  # no usable value on this profile
+    open_ = [v for v in undecided if v.replicates_needed and v not in thin]
     if not open_:
-        return None
+        return _thin_hint(thin)
     rounds = max(v.replicates_needed for v in open_)
     configs = sorted({c for v in open_ for c in (v.a, v.b)})
     pace = run_minutes(Path(stored.path).parent)
@@ -68,4 +70,15 @@ def rounds_hint(stored) -> str | None:
         text += f"), about {minutes:.0f} min at this run's pace ({sum(pace[c] for c in configs):.1f} min a round)"
     else:
         text += ")"
-    return text
+    more_text = _thin_hint(thin)
+    return f"{text}; {more_text}" if more_text else text
+
+
+def _thin_hint(thin: list) -> str | None:
+    if not thin:
+        return None
+    names = "; ".join(v.subject for v in thin)
+    return (
+        f"{names}: no replicate gave a value (too few requests on this profile's plateau), so more rounds of the "
+        f"same profile cannot decide it; a profile with a longer plateau can (--profile compare)"
+    )
