@@ -41,7 +41,7 @@ EXPECT = ("better", "worse", "same")
 MIN_PER_SIDE = 2  # a fixed design needs two replicates per side for an interval at all
 # Run-to-run spread (SD of log replicate values) assumed to project the rounds a comparison needs when it has
 # too few replicates to measure its own: the one measured on the miniature (docs/statistics.md).
-PLANNING_LOG_SD = 0.19
+PLANNING_LOG_SD = 0.155
 
 
 @dataclass(frozen=True)
