@@ -16,30 +16,12 @@ import numpy as np
 from scaleperf.aws import plan as plans
 from scaleperf.aws.environment import lb_type
 from scaleperf.aws.errors import user_errors
-from scaleperf.aws.stack import Stack
 from scaleperf.results import Telemetry
 
 METRIC_PERIOD_S = 60  # CloudWatch period: detailed monitoring has 1-minute points
 TELEMETRY_WAIT_S = plans.CLOUDWATCH_WAIT_MINUTES * 60  # wait at most this long for CloudWatch to publish a run's end
 TELEMETRY_POLL_S = 30.0  # seconds between CloudWatch reads while waiting
 TELEMETRY_SOURCE = f"CloudWatch, {METRIC_PERIOD_S} s periods"
-
-
-def read(
-    cloud,
-    s: Stack,
-    t0: float,
-    t1: float,
-    *,
-    wait_s: float,
-    clock: Callable[[], float],
-    sleep: Callable[[float], None],
-    say: Callable[[str], None],
-) -> tuple[tuple[Telemetry, ...], dict]:
-    """CloudWatch's series for the window [t0, t1] of the stack's current environment and database, and facts
-    about how they were read."""
-    db = s.dbs[-1] if s.dbs else None
-    return read_environment(cloud, s.env, db, t0, t1, wait_s=wait_s, clock=clock, sleep=sleep, say=say)
 
 
 def read_environment(

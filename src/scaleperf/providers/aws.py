@@ -362,8 +362,9 @@ class AwsProvider:
             reset.restore(self, self.cloud, s, s.config)
 
     def telemetry(self, s: Stack, t0: float, t1: float) -> tuple[tuple[Telemetry, ...], dict]:
-        return cloudwatch.read(
-            self.cloud, s, t0, t1, wait_s=self.telemetry_wait_s, clock=self.clock, sleep=self.sleep, say=self.say
+        db = s.dbs[-1] if s.dbs else None  # the database the load ran against
+        return cloudwatch.read_environment(
+            self.cloud, s.env, db, t0, t1, wait_s=self.telemetry_wait_s, clock=self.clock, sleep=self.sleep, say=self.say
         )
 
     # ------------------------------------------------------------------ teardown
