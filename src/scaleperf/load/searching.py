@@ -78,12 +78,17 @@ class LiveSearch:
         if keep.any():
             self._rows.append({k: chunk[k][keep] for k in ("t", "latency_ms", "group", "error")})
 
-    def _window(self, w0: float, now: float) -> Window:
+    def _columns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The kept rows as columns: start times, latencies (ms), groups, errors."""
         rows = self._rows
         t = np.concatenate([r["t"] for r in rows]) if rows else np.zeros(0)
         lat = np.concatenate([r["latency_ms"] for r in rows]).astype(np.float64) if rows else np.zeros(0)
         group = np.concatenate([r["group"] for r in rows]) if rows else np.zeros(0, dtype=np.int64)
         error = np.concatenate([r["error"] for r in rows]) if rows else np.zeros(0, dtype=np.int64)
+        return t, lat, group, error
+
+    def _window(self, w0: float, now: float) -> Window:
+        t, lat, group, error = self._columns()
         done_at = t + lat / 1000.0
         started = (t >= w0) & (t < now)
         names = np.array(sorted(self.group_names, key=self.group_names.__getitem__) or [""], dtype=object)
@@ -166,12 +171,10 @@ class LiveSearch:
         ready = floor
         if self._new_users:
             auth = self.group_names.get(AUTH)
-            rows = self._rows
-            if auth is None or not rows:
+            if auth is None:
                 return None
-            t = np.concatenate([r["t"] for r in rows])
-            done_at = t + np.concatenate([r["latency_ms"] for r in rows]).astype(np.float64) / 1000.0
-            group = np.concatenate([r["group"] for r in rows])
+            t, lat, group, _ = self._columns()
+            done_at = t + lat / 1000.0
             signed = np.sort(done_at[(group == auth) & (t >= seg.start_s) & (done_at <= now)])
             if len(signed) < self._new_users:
                 return None
