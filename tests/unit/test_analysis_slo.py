@@ -398,7 +398,7 @@ def test_a_few_very_slow_requests_already_fail_a_p95_but_a_few_fast_ones_cannot_
 
 
 # ------------------------------------------------------------------ held load steps support a pass, never a fail
-def searched_run(step_ms: dict[int, float], plateau_ms: float = 20.0, plateau_s: float = 20.0) -> RunResult:
+def searched_run(step_ms: dict[int, float], plateau_ms: float = 20.0, plateau_s: float = 20.0, **kw) -> RunResult:
     """A 60-user plateau at 0.1 req/s per user, then one step per entry of ``step_ms`` (deployment users ->
     latency), each 30 s with a 10 s warm-up, in the given order (a search steps down again after a break)."""
     segs = [(Phase("plateau", "plateau", 0, plateau_s, 60, 60, warmup_s=5), 6.0, constant(plateau_ms), 0.0)]
@@ -406,7 +406,7 @@ def searched_run(step_ms: dict[int, float], plateau_ms: float = 20.0, plateau_s:
     for i, (users, ms) in enumerate(step_ms.items(), 1):
         segs.append((Phase("step", f"step {i}", t, t + 30, users, users, warmup_s=10), 0.1 * users, uniform(ms * 0.9, ms), 0.0))
         t += 30
-    return make_run(segs)
+    return make_run(segs, **kw)
 
 
 P99_100 = slo.parse_threshold("f", "local", "all.p99", "< 100 ms")
@@ -430,6 +430,13 @@ def test_an_slo_too_thin_on_the_plateau_passes_on_the_steps_that_held_above_it()
 
 def test_steps_above_the_first_broken_one_lend_nothing():
     run = searched_run({100: 30.0, 160: 3000.0, 130: 3000.0, 256: 40.0})  # 256 "held" above broken ones
+    v, _ = judge_supported(run, [P99_100, P95_250])
+    assert v.figures["with_steps"]["steps"] == {"r1": ["step 1"]}
+
+
+def test_a_step_the_load_generator_could_not_keep_up_on_lends_nothing_nor_do_those_above_it():
+    busy_step_2 = lambda secs: np.where((secs >= 50) & (secs < 80), 99.0, 20.0)  # noqa: E731
+    run = searched_run({100: 30.0, 160: 40.0, 202: 50.0}, gen_cpu=busy_step_2)
     v, _ = judge_supported(run, [P99_100, P95_250])
     assert v.figures["with_steps"]["steps"] == {"r1": ["step 1"]}
 
