@@ -11,6 +11,8 @@ import statistics
 from datetime import datetime
 from pathlib import Path
 
+from scaleperf import results
+
 MARKS = {"pass": "✓", "fail": "✗", "inconclusive": "?"}
 
 
@@ -39,13 +41,14 @@ def lines(stored) -> list[str]:
 def run_minutes(run_dir: Path) -> dict[str, float]:
     """Each configuration's median minutes per replicate run in ``run_dir``, from its runs' start and end."""
     out: dict[str, list[float]] = {}
-    for meta_path in sorted(Path(run_dir).glob("*/r*/meta.json")):
+    run_dir = Path(run_dir)
+    for stored in results.find_runs(run_dir.parent, run_dir.name):
         try:
-            meta = json.loads(meta_path.read_text()).get("meta", {})
+            meta = json.loads((stored.path / "meta.json").read_text()).get("meta", {})
             start, end = (datetime.fromisoformat(meta[k].replace("Z", "+00:00")) for k in ("started_at", "ended_at"))
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             continue
-        out.setdefault(meta_path.parent.parent.name, []).append((end - start).total_seconds() / 60)
+        out.setdefault(stored.config, []).append((end - start).total_seconds() / 60)
     return {config: statistics.median(v) for config, v in out.items() if v}
 
 
