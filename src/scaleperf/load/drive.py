@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import gevent
 import numpy as np
-from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, MasterRunner, Runner
+from locust.runners import STATE_MISSING, STATE_STOPPED, STATE_STOPPING, WORKER_REPORT_INTERVAL, MasterRunner, Runner
 
 from scaleperf import results
 from scaleperf.load import recorder as rec_mod
@@ -26,8 +26,8 @@ log = logging.getLogger(__name__)
 TICK_S = 1.0  # the engine samples users and CPU once a second
 FLUSH_INTERVAL_S = 10.0  # buffered samples and meta.json are written at least this often
 # Load workers send their requests to the master every WORKER_REPORT_INTERVAL (3 s): in that mode a saturation
-# search judges the seconds up to this long ago, the span whose requests have all arrived.
-WORKER_REPORT_LAG_S = 4.0
+# search judges the seconds up to this long ago (a second of slack for the transfer), whose requests have all arrived.
+WORKER_REPORT_LAG_S = WORKER_REPORT_INTERVAL + 1.0
 END_GRACE_S = 5.0  # a run still going this long after its profile ended is stopped
 PROGRESS_WINDOW_S = 5.0  # progress shows requests/s and p95 over this many recent seconds
 
