@@ -30,6 +30,12 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "load.lock"  # in scaleperf's per-user folder: one load phase at a time on this machine
 
+# What a configuration's undecided comparisons still read from its runs (the still_needed callback's answer:
+# configuration -> a set of these).  A round runs a configuration's load steps only where CAPACITY is asked.
+PLATEAU = "plateau"  # latency and error-rate claims: the plateau
+CAPACITY = "capacity"  # throughput claims: the capacity found by the load steps
+Pending = dict[str, set[str]]
+
 
 def new_run_id() -> str:
     """``SCALEPERF_RUN_ID`` when set (so several sessions write into one run), else a fresh id."""
@@ -89,9 +95,10 @@ class Campaign:
         configs: list[ScalingConfig],
         say: Callable[[str], None],
         live: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-        still_needed: Callable[[dict[str, list[RunResult]]], set[str]] | None = None,
+        still_needed: Callable[[dict[str, list[RunResult]]], Pending] | None = None,
     ):
-        self.still_needed = still_needed  # after each round: the configurations whose comparisons are undecided
+        self.still_needed = still_needed  # after each round: what each configuration's undecided comparisons read
+        self._steps_needed: set[str] | None = None  # auto rounds after the first: who runs load steps; None: all
         self.settings = settings
         self.live = live  # a context in which the load engine may write its live progress line
         self.provider = provider
@@ -165,13 +172,14 @@ class Campaign:
     def _run(self, configs: list[ScalingConfig]) -> None:
         from scaleperf import load  # the only module that imports locust; loaded when load is first needed
 
-        profile = load.load_profile(self.settings.profile)
-        criteria = step_criteria(self.provider.name) if profile.has_search else None
+        full = load.load_profile(self.settings.profile)
+        criteria = step_criteria(self.provider.name) if full.has_search else None
         for replicate, round_configs in self._rounds(configs):
             for config in round_configs:
                 if config.name in self._failures:
                     continue
                 tag = f"{config.name} (replicate {replicate}/{self.settings.replicates})"
+                profile, left_out = self._profile_for(config, full)
                 try:
                     deployment = self.deployment_for(config)
                     deployment.reset_data()
@@ -187,10 +195,12 @@ class Campaign:
                         "provider": self.provider.name,
                         "deployment": deployment.describe(),
                         "scale_reason": scale.reason,
+                        **({"left_out": left_out} if left_out else {}),
                         **self.settings.extra_meta,
                     }
                     out = run_dir(self.settings.results_dir, self.settings.run_id, config.name, replicate)
-                    self.say(f"load: {tag}, profile {self.settings.profile}, scale {scale.factor:g} -> {out}")
+                    shown = f"{self.settings.profile}{' without its load steps' if left_out else ''}"
+                    self.say(f"load: {tag}, profile {shown}, scale {scale.factor:g} -> {out}")
                     with machine_lock(self.say), self.live():
                         result = load.run(
                             deployment.base_url,
@@ -205,7 +215,7 @@ class Campaign:
                             master_bind=self.settings.master_bind,
                             master_port=self.settings.master_port,
                             progress=self.settings.progress,
-                            step_criteria=criteria,
+                            step_criteria=criteria if profile.has_search else None,
                         )
                 except Exception as exc:  # anything, on AWS an hour and money per try: this configuration is done
                     self._fail(config, tag, exc)
@@ -213,15 +223,30 @@ class Campaign:
                     continue
                 self._results.setdefault(config.name, []).append(result)
 
+    def _profile_for(self, config: ScalingConfig, full):
+        """The profile of ``config``'s next run, and why part of it is left out (None when nothing is).
+
+        Auto rounds after the first leave out the load steps of a configuration none of whose undecided
+        comparisons reads its capacity: its latency claims are read on the plateau alone, and its saturation
+        point was found in the first round (a throughput claim keeps the steps in every round until it is
+        decided)."""
+        if self._steps_needed is None or config.name in self._steps_needed or not full.has_load_steps:
+            return full, None
+        return full.without_load_steps(), (
+            "load steps: no undecided comparison reads this configuration's capacity, and its saturation point "
+            "comes from the rounds that ran them"
+        )
+
     # -- rounds ----------------------------------------------------------------------------------
     def _rounds(self, configs: list[ScalingConfig]) -> Iterator[tuple[int, list[ScalingConfig]]]:
         """The rounds of a campaign: every configuration once per round, ``replicates`` rounds.
 
         With ``auto``, a configuration leaves the rounds once ``still_needed`` (asked after every round)
         no longer names it, the rounds end when it names none, and no round starts that the
-        ``max_minutes`` budget would not cover at the mean length of the runs so far.  Auto rounds
-        alternate their order (A B C D, D C B A, ...) so that a steady drift of the machine over the
-        campaign falls alike on every configuration.
+        ``max_minutes`` budget would not cover at the mean length of the runs so far.  After the first
+        round, a configuration runs load steps only while ``still_needed`` says a comparison reads its
+        capacity.  Auto rounds alternate their order (A B C D, D C B A, ...) so that a steady drift of the
+        machine over the campaign falls alike on every configuration.
         """
         if not self.settings.auto:
             for replicate in range(1, self.settings.replicates + 1):
@@ -230,10 +255,11 @@ class Campaign:
         started, runs, needed = time.monotonic(), 0, list(configs)
         for replicate in range(1, self.settings.replicates + 1):
             if replicate > 1 and self.still_needed is not None:
-                names = self.still_needed(
+                pending = self.still_needed(
                     {c.name: list(self._results.get(c.name, [])) for c in configs if c.name not in self._failures}
                 )
-                needed = [c for c in needed if c.name in names and c.name not in self._failures]
+                needed = [c for c in needed if c.name in pending and c.name not in self._failures]
+                self._steps_needed = {name for name, reads in pending.items() if CAPACITY in reads}
                 if not needed:
                     self.say(f"every declared comparison is decided after {replicate - 1} round(s)")
                     return
@@ -275,11 +301,12 @@ def parse_replicates(raw, max_minutes=None) -> tuple[bool, int, float | None]:
 
 def comparisons_pending(
     expectations: list | None = None, *, family_size: int | None = None, max_rounds: int | None = None
-) -> Callable[[dict[str, list[RunResult]]], set[str]]:
+) -> Callable[[dict[str, list[RunResult]]], Pending]:
     """The ``still_needed`` callback of auto rounds: the configurations of every declared comparison that
     :func:`scaleperf.analysis.compare.compare` does not decide yet (the sequential test at the rounds run so far,
-    as every reader of the verdicts decides it).  Comparisons whose configurations are not both
-    in the rounds are left to the rest of the session."""
+    as every reader of the verdicts decides it), each with what those comparisons read (:data:`PLATEAU`,
+    :data:`CAPACITY`).  Comparisons whose configurations are not both in the rounds are left to the rest of
+    the session."""
     from scaleperf.analysis import compare, sequential
     from scaleperf.analysis.verdict import INCONCLUSIVE, REFUSED
 
@@ -287,8 +314,8 @@ def comparisons_pending(
     expectations = compare.load_expectations(None) if expectations is None else expectations
     family_size = family_size or len(expectations)  # the declared family, as the perf tests judge it
 
-    def still_needed(results_by_config: dict[str, list[RunResult]]) -> set[str]:
-        pending: set[str] = set()
+    def still_needed(results_by_config: dict[str, list[RunResult]]) -> Pending:
+        pending: Pending = {}
         for e in expectations:
             if e.a not in results_by_config or e.b not in results_by_config:
                 continue
@@ -297,7 +324,9 @@ def comparisons_pending(
             if v.result == REFUSED:  # more rounds of the same runs cannot make it judgeable
                 continue
             if v.outcome == INCONCLUSIVE and v.replicates_needed is not None:  # decided as every reader decides it
-                pending |= {e.a, e.b}
+                reads = CAPACITY if compare.parse_metric(e.metric).statistic == "throughput" else PLATEAU
+                for name in (e.a, e.b):
+                    pending.setdefault(name, set()).add(reads)
         return pending
 
     return still_needed

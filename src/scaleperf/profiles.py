@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from scaleperf.errors import ScaleperfError
@@ -20,6 +20,7 @@ DEFAULT_PATH = Path(__file__).resolve().parents[2] / "fixtures" / "profiles.toml
 MIN_SPAWN_RATE = 0.05  # users per second; a heavily scaled-down ramp still moves
 KINDS = ("ramp", "plateau", "steps", "search")
 SEARCH = "search"  # a saturation search: its steps are chosen while the run goes (scaleperf.search)
+STEPPED = ("steps", SEARCH)  # the phase kinds that run load steps, where capacity and saturation are read
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,19 @@ class LoadProfile:
     def has_search(self) -> bool:
         """Whether the profile ends with a saturation search (its steps are chosen while it runs)."""
         return any(s.kind == SEARCH for s in self.phases_spec)
+
+    @property
+    def has_load_steps(self) -> bool:
+        """Whether the profile runs load steps (a ladder or a search): the runs a capacity is read from."""
+        return any(s.kind in STEPPED for s in self.phases_spec)
+
+    def without_load_steps(self) -> LoadProfile:
+        """The same profile without its load steps (its ramp and plateau only); itself when it has no plateau to
+        keep, since a run of a ramp alone measures nothing."""
+        kept = tuple(s for s in self.phases_spec if s.kind not in STEPPED)
+        if not self.has_load_steps or not any(s.kind == "plateau" for s in kept):
+            return self
+        return replace(self, phases_spec=kept, description=f"{self.description} (load steps left out)")
 
     @property
     def max_deploy_users(self) -> int:

@@ -255,6 +255,22 @@ def test_the_throughput_claim_passes_when_capacities_differ_2x_at_equal_plateau_
     assert v.ratio == pytest.approx(2.0, rel=0.25) and "capacity from the load steps" in v.reason
 
 
+def test_rounds_that_left_out_their_load_steps_do_not_change_a_decided_throughput_claim():
+    """Auto rounds stop running a configuration's load steps once its capacity claims are decided: the later,
+    plateau-only replicates are left out of the capacities, and the verdict stays the one decided on the steps."""
+    stepped = {"horizontal1": capacity_runs("horizontal1", 200, 3, seed=1), "single": capacity_runs("single", 100, 3, seed=2)}
+    [before] = compare.compare(stepped, [MORE_THROUGHPUT], family_size=SHIPPED_FAMILY, max_rounds=10)
+    later = {c: replicate_runs(c, 60, 4, seed=9) for c in stepped}
+    for rs in later.values():
+        for i, r in enumerate(rs):
+            r.meta["replicate"] = 4 + i
+    both = {c: stepped[c] + later[c] for c in stepped}
+    [after] = compare.compare(both, [MORE_THROUGHPUT], family_size=SHIPPED_FAMILY, max_rounds=10)
+    assert before.outcome == after.outcome == "pass", after.reason
+    assert list(after.values_a) == list(before.values_a) and after.ratio == before.ratio
+    assert any("r4: no load steps in this run" in x for x in after.figures["excluded"]), after.figures
+
+
 def test_the_throughput_claim_fails_when_capacities_do_not_differ():
     data = {"horizontal1": capacity_runs("horizontal1", 150, 7, seed=3), "single": capacity_runs("single", 150, 7, seed=4)}
     [v] = compare.compare(data, [MORE_THROUGHPUT], family_size=SHIPPED_FAMILY)

@@ -8,11 +8,24 @@ import pytest
 from test_analysis_slo import constant, make_run
 
 from scaleperf.analysis import compare
-from scaleperf.campaign import Campaign, CampaignSettings, comparisons_pending, parse_replicates, round_order
+from scaleperf.campaign import (
+    CAPACITY,
+    PLATEAU,
+    Campaign,
+    CampaignSettings,
+    comparisons_pending,
+    parse_replicates,
+    round_order,
+)
 from scaleperf.errors import ScaleperfError
 from scaleperf.results import Phase
 
 NAMES = ("single", "vertical", "horizontal1", "horizontal2")
+
+
+def latency_claims(*names):
+    """A still_needed answer: these configurations' latency comparisons are undecided."""
+    return {n: {PLATEAU} for n in names}
 
 
 def campaign(tmp_path, *, auto=True, replicates=10, max_minutes=None, still_needed=None, said=None):
@@ -48,7 +61,10 @@ def test_auto_rounds_alternate_and_drop_decided_configurations(tmp_path):
     def still_needed(results):
         asked.append({k: len(v) for k, v in results.items()})
         rounds = len(results["single"])
-        return {"single", "vertical", "horizontal1"} if rounds < 3 else {"single", "horizontal1"} if rounds < 4 else set()
+        return (
+            latency_claims("single", "vertical", "horizontal1") if rounds < 3
+            else latency_claims("single", "horizontal1") if rounds < 4 else {}
+        )  # fmt: skip
 
     said = []
     camp, configs = campaign(tmp_path, still_needed=still_needed, said=said)
@@ -62,13 +78,13 @@ def test_auto_rounds_alternate_and_drop_decided_configurations(tmp_path):
 
 
 def test_auto_rounds_stop_at_the_most_rounds(tmp_path):
-    camp, configs = campaign(tmp_path, replicates=5, still_needed=lambda results: set(NAMES))
+    camp, configs = campaign(tmp_path, replicates=5, still_needed=lambda results: latency_claims(*NAMES))
     assert max(r for r, _ in play(camp, configs)) == 5
 
 
 def test_auto_rounds_stop_when_the_minutes_are_spent(tmp_path, monkeypatch):
     said = []
-    camp, configs = campaign(tmp_path, max_minutes=10, still_needed=lambda results: set(NAMES), said=said)
+    camp, configs = campaign(tmp_path, max_minutes=10, still_needed=lambda results: latency_claims(*NAMES), said=said)
     minute_per_run = SimpleNamespace(monotonic=lambda: 60.0 * sum(len(v) for v in camp._results.values()))
     monkeypatch.setattr("scaleperf.campaign.time", minute_per_run)
     # Before round 2: 4 minutes spent on 4 runs, 4 more fit in 10; before round 3: 8 + 4 > 10.
@@ -106,10 +122,10 @@ def test_the_callback_keeps_only_undecided_comparisons_in_the_rounds():
     pending = comparisons_pending(claims, family_size=4)
     clear = {"vertical": runs("vertical", [60, 61, 59]), "single": runs("single", [100, 101, 99])}
     noisy = {"horizontal1": runs("horizontal1", [100, 130, 80]), "horizontal2": runs("horizontal2", [90, 125, 110])}
-    assert pending({**clear, **noisy}) == {"horizontal1", "horizontal2"}
-    assert pending(clear) == set()  # a claim whose configurations are not both in the rounds does not hold them
+    assert pending({**clear, **noisy}) == latency_claims("horizontal1", "horizontal2")
+    assert pending(clear) == {}  # a claim whose configurations are not both in the rounds does not hold them
     early = {"vertical": runs("vertical", [60, 61]), "single": runs("single", [100, 101])}
-    assert pending(early) == {"vertical", "single"}  # before the first look
+    assert pending(early) == latency_claims("vertical", "single")  # before the first look
 
 
 def test_an_auto_campaign_runs_rounds_until_the_shipped_comparisons_are_decided(tmp_path, monkeypatch):
@@ -140,7 +156,9 @@ def test_an_auto_campaign_runs_rounds_until_the_shipped_comparisons_are_decided(
         def load_scale(self, config):
             return LoadScale(factor=1.0, reason="test")
 
-    fake_load = SimpleNamespace(load_profile=lambda name: SimpleNamespace(name=name, has_search=False), run=run)
+    fake_load = SimpleNamespace(
+        load_profile=lambda name: SimpleNamespace(name=name, has_search=False, has_load_steps=False), run=run
+    )
     monkeypatch.setattr(scaleperf, "load", fake_load, raising=False)
     monkeypatch.setitem(__import__("sys").modules, "scaleperf.load", fake_load)
     monkeypatch.setattr(campaign_module, "machine_lock", lambda say=None: contextlib.nullcontext())
@@ -164,9 +182,79 @@ def test_a_failed_configuration_leaves_the_rounds_and_its_comparisons_do_not_hol
 
     def still_needed(results):
         asked.append(sorted(results))
-        return set(results)  # everything still undecided
+        return latency_claims(*results)  # everything still undecided
 
     camp, configs = campaign(tmp_path, replicates=3, still_needed=still_needed)
     camp._failures["vertical"] = object()
     order = play(camp, configs)
     assert "vertical" not in asked[0] and all(n != "vertical" for r, n in order if r > 1)
+
+
+def test_auto_rounds_run_load_steps_only_where_an_undecided_comparison_reads_capacity(tmp_path, monkeypatch):
+    """The first round runs the whole profile everywhere (every saturation point); later rounds keep the load steps
+    only for configurations with an undecided capacity claim, and each run's metadata says what it left out."""
+    import contextlib
+
+    import scaleperf
+    from scaleperf import campaign as campaign_module
+    from scaleperf.profiles import load_profile
+    from scaleperf.providers.base import LoadScale
+
+    full = load_profile("compare")
+    assert full.has_search
+    made = []
+
+    def run(base_url, locustfile, profile, *, meta, step_criteria, **kw):
+        made.append((meta["replicate"], meta["config"], profile.has_load_steps, step_criteria is not None, meta.get("left_out")))
+        return SimpleNamespace(meta=meta)
+
+    class Provider:
+        name = "local"
+
+        @contextlib.contextmanager
+        def provision(self, config):
+            yield SimpleNamespace(base_url="http://fake", describe=dict, reset_data=lambda: None)
+
+        def load_scale(self, config):
+            return LoadScale(factor=1.0, reason="test")
+
+    def still_needed(results):
+        rounds = len(results["horizontal1"])
+        if rounds < 3:  # before the first look: every claim undecided
+            return {
+                "single": {PLATEAU, CAPACITY},
+                "horizontal1": {PLATEAU, CAPACITY},
+                **latency_claims("vertical", "horizontal2"),
+            }
+        return latency_claims("horizontal1", "horizontal2") if rounds < 4 else {}  # capacity decided at the first look
+
+    fake_load = SimpleNamespace(load_profile=lambda name: full, run=run)
+    monkeypatch.setattr(scaleperf, "load", fake_load, raising=False)
+    monkeypatch.setitem(__import__("sys").modules, "scaleperf.load", fake_load)
+    monkeypatch.setattr(campaign_module, "machine_lock", lambda say=None: contextlib.nullcontext())
+    settings = CampaignSettings(run_id="r", results_dir=tmp_path, profile="compare", replicates=10, locustfile=tmp_path / "lf",
+                                auto=True)  # fmt: skip
+    configs = [SimpleNamespace(name=n, describe=dict) for n in NAMES]
+    said = []
+    camp = Campaign(settings, Provider(), configs, said.append, still_needed=still_needed)
+    camp.results(configs[0])
+    stepped = {(r, c) for r, c, steps, criteria, _ in made if steps}
+    assert all(steps == criteria and (why is None) == steps for _, _, steps, criteria, why in made)
+    assert {c for r, c in stepped if r == 1} == set(NAMES)  # the first round: every configuration's saturation point
+    assert {(r, c) for r, c in stepped if r > 1} == {(r, c) for r in (2, 3) for c in ("single", "horizontal1")}
+    assert [(r, c) for r, c, *_ in made if r > 3] == [(4, "horizontal2"), (4, "horizontal1")]  # even rounds reversed
+    assert all("capacity" in why for *_, why in made if why)
+    assert any("without its load steps" in line for line in said)
+
+
+def test_a_profile_without_its_load_steps_keeps_its_ramp_and_plateau():
+    from scaleperf.profiles import load_profile
+
+    full = load_profile("compare")
+    short = full.without_load_steps()
+    assert [p.kind for p in short.phases_spec] == ["ramp", "plateau"] and not short.has_load_steps
+    assert short.duration_s < full.duration_s and short.name == full.name
+    smoke = load_profile("smoke")
+    assert [p.kind for p in smoke.without_load_steps().phases_spec] == ["ramp", "plateau"]
+    only_ramp_and_plateau = full.without_load_steps()
+    assert only_ramp_and_plateau.without_load_steps() is only_ramp_and_plateau

@@ -52,7 +52,7 @@ def _side_values(
             if isinstance(got, str):
                 return f"a throughput claim compares capacities from the load steps, and {got}"
             gone = tuple(f"{values.run_name(r)}: incomplete" for r in runs if not r.complete)
-            sides.append(values.Values(got.values, gone, got.lower_bounds))
+            sides.append(values.Values(got.values, gone + got.excluded, got.lower_bounds))
         a, b = sides
         a_claimed_higher = (e.expect == "better") == metric.higher_is_better
         both = a.lower_bounds + b.lower_bounds

@@ -22,6 +22,7 @@ from scaleperf.results import RunResult
 
 PLATEAU = "plateau"
 MIN_BATCH_SAMPLES = {"p50": 10, "p95": 20, "p99": 100, "mean": 5, "error_rate": 20, "throughput": 0}  # fewer: batch skipped
+SAMPLE_HEADROOM = 1.5  # batches are sized for this many times the minimum sample at the mean request rate
 
 
 def plateau_windows(result: RunResult) -> list[tuple[float, float]]:
@@ -64,16 +65,37 @@ def run_batches(result: RunResult, metric: Metric, batch_s: float) -> np.ndarray
     return np.asarray(values, dtype=np.float64)
 
 
+def request_rate(result: RunResult, metric: Metric) -> float:
+    """Requests of the metric's group started per second over the run's plateau windows (0 without any)."""
+    windows = plateau_windows(result)
+    span = sum(e - s for s, e in windows)
+    n = sum(int(result.samples.mask(window=w, group=metric.group).sum()) for w in windows)
+    return n / span if span > 0 else 0.0
+
+
 def comparison_batch_length(runs: list[RunResult], metric: Metric) -> int:
-    """The batch length for a comparison: one rule, fixed from every involved run's per-second series."""
+    """The batch length for a comparison: one rule, fixed from every involved run's per-second series and
+    request counts (never from the latencies compared).
+
+    The autocorrelation rule of :func:`stats.batch_length_s` gives the shortest batches whose means are
+    nearly independent; a group with few requests (reads at two a second) also needs batches long enough
+    that a batch holds the statistic's minimum sample (:data:`MIN_BATCH_SAMPLES`) with room to spare
+    (:data:`SAMPLE_HEADROOM`) at the slowest run's request rate, or every batch would be too thin to value.
+    Both are capped so the shortest window holds :data:`stats.MIN_BATCHES` batches."""
     rows = [per_second(r, metric) for r in runs]
     windows = [sum(e - s for s, e in plateau_windows(r)) for r in runs]
     shortest = min((w for w in windows if w > 0), default=0.0)
+    cap = max(stats.MIN_BATCH_S, int(shortest // stats.MIN_BATCHES))
     usable = [row for row in rows if len(row) >= 3]
     if not usable:
-        return max(stats.MIN_BATCH_S, int(shortest // stats.MIN_BATCHES))
+        return cap
     n = min(len(row) for row in usable)
-    return stats.batch_length_s(np.vstack([row[:n] for row in usable]), shortest)
+    length = stats.batch_length_s(np.vstack([row[:n] for row in usable]), shortest)
+    rates = [rate for r in runs if (rate := request_rate(r, metric)) > 0]
+    need = MIN_BATCH_SAMPLES.get(metric.statistic, 0) * SAMPLE_HEADROOM
+    if rates and need:
+        length = max(length, math.ceil(need / min(rates)))
+    return min(length, cap)
 
 
 def run_name(result: RunResult) -> str:
@@ -119,12 +141,19 @@ def plateau_values(runs: list[RunResult], metric: Metric, batch_s: int, memo: di
 
 
 def capacity_values(runs: list[RunResult], slos: list) -> Values | str:
-    """Each replicate's capacity; a reason (str) when one of them cannot give it."""
+    """Each replicate's capacity; a reason (str) when one of them cannot give it, or none ran load steps.
+
+    A replicate that ran no load steps (an auto round that left them out once its configuration's capacity
+    claims were decided) is left out; the replicates that ran them are its side's values."""
+    stepped = [r for r in runs if r.phases_of(saturation.STEP)]
+    if runs and not stepped:
+        return f"{run_name(runs[0])}: capacity unknown (the run has no load steps)"
+    excluded = tuple(f"{run_name(r)}: no load steps in this run" for r in runs if not r.phases_of(saturation.STEP))
     values, bounds = [], []
-    for r in runs:
+    for r in stepped:
         c = saturation.capacity(r, slos)
         if c.rps is None:
             return f"{run_name(r)}: capacity unknown ({c.reason})"
         values.append(c.rps)
         bounds.append(c.lower_bound)
-    return Values(np.asarray(values, dtype=np.float64), (), tuple(bounds))
+    return Values(np.asarray(values, dtype=np.float64), excluded, tuple(bounds))
