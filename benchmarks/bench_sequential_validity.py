@@ -68,7 +68,8 @@ class Noise:
     run_cv: float = 0.10  # lognormal run factor between runs
     tails: float | None = None  # t degrees of freedom of the log run effect (same SD); None: normal
     drift: float = 0.0  # log level change per run, across the campaign, every configuration alike
-    total_sd: float | None = None  # a measured replicate log SD: normal run effects of that SD, no bank
+    # a measured replicate log SD (one, or one per metric): normal run effects of that SD, no bank
+    total_sd: float | tuple[float, ...] | None = None
 
 
 NOISES = {
@@ -81,7 +82,10 @@ NOISES = {
 
 def run_effects(noise: Noise, rng: np.random.Generator, shape: tuple[int, ...], bank: np.ndarray) -> np.ndarray:
     if noise.total_sd is not None:
-        return rng.normal(0, noise.total_sd, shape)
+        sd = np.asarray(noise.total_sd, dtype=np.float64)
+        if sd.ndim:  # one SD per metric, along the metric axis (the second)
+            sd = sd.reshape(1, -1, *([1] * (len(shape) - 2)))
+        return rng.normal(0, 1, shape) * sd
     s = math.sqrt(math.log1p(noise.run_cv**2))
     if noise.tails:
         between = s * rng.standard_t(noise.tails, shape) / math.sqrt(noise.tails / (noise.tails - 2))
@@ -140,12 +144,14 @@ def simulate_auto(
     design: sequential.Design = sequential.DEFAULT,
     decide=sequential.decide_arrays,
     family: int | None = None,
+    levels: np.ndarray | None = None,
 ) -> dict:
     """``n`` campaigns of ``--replicates auto``: rounds (alternating order as campaign.round_order), a look
-    after each, configurations leaving once their claims are decided.  Outcomes per claim, rounds, runs."""
+    after each, configurations leaving once their claims are decided.  Outcomes per claim, rounds, runs.
+    ``levels``: log true levels [config, metric] instead of the scenario's (a measured campaign's)."""
     rng = np.random.default_rng(seed)
     k, R = len(CONFIGS), design.max_rounds
-    base = true_levels(claims, scenario)
+    base = true_levels(claims, scenario) if levels is None else levels
     noise_draw = run_effects(noise, rng, (k, len(METRICS), n, R), bank)
     logv = np.zeros((k, len(METRICS), n, R))
     outcome = np.full((len(claims), n), "", dtype=object)
@@ -153,11 +159,18 @@ def simulate_auto(
     active = np.ones((k, n), dtype=bool)
     position = np.zeros(n)
     runs = np.zeros(n)
+    stepped = np.zeros(n)  # runs with load steps: every run of the first round, then only where a capacity claim is open
+    capacity = [i for i, cl in enumerate(claims) if METRICS[cl.metric] == "throughput"]
     rounds = np.zeros(n, dtype=int)
     for r in range(1, R + 1):
         for c in round_order(list(range(k)), r):
             logv[c, :, :, r - 1] = base[c][:, None] + noise_draw[c, :, :, r - 1] + noise.drift * position
             position += active[c]
+            reads_capacity = np.zeros(n, dtype=bool)
+            for i in capacity:
+                if c in (claims[i].a, claims[i].b):
+                    reads_capacity |= outcome[i] == ""
+            stepped += active[c] & (reads_capacity | (r == 1))
         runs += active.sum(axis=0)
         rounds = np.where(active.any(axis=0), r, rounds)
         if r >= design.min_rounds:
@@ -180,10 +193,29 @@ def simulate_auto(
         if not active.any():
             break
     outcome[outcome == ""] = sequential.INCONCLUSIVE
-    return {"outcome": outcome, "rounds": rounds, "runs": runs, "logv": logv, "decided_at": decided_at}
+    return {"outcome": outcome, "rounds": rounds, "runs": runs, "stepped": stepped, "logv": logv, "decided_at": decided_at}
+
+
+@dataclass(frozen=True)
+class RunCost:
+    """Minutes per run of a profile: without its load steps, and what its load steps add at most (the
+    search's every step: a search that brackets the point sooner ends sooner, so this is an upper bound)."""
+
+    plateau: float
+    steps: float
+
+    def minutes(self, sim: dict) -> np.ndarray:
+        return sim["runs"] * self.plateau + sim["stepped"] * self.steps
+
+
+def run_cost(profile: str = "compare", overhead_s: float = OVERHEAD_S) -> RunCost:
+    full = load_profile(profile)
+    plateau = (full.without_load_steps().duration_s + overhead_s) / 60
+    return RunCost(plateau, (full.duration_s + overhead_s) / 60 - plateau)
 
 
 def run_minutes(profile: str = "compare", overhead_s: float = OVERHEAD_S) -> float:
+    """Minutes of one run of the whole profile (every run of a fixed design)."""
     return (load_profile(profile).duration_s + overhead_s) / 60
 
 
@@ -247,9 +279,9 @@ def boundary_size(design: sequential.Design, n: int = 200_000, seed: int = 3) ->
     return float(crossed.mean())
 
 
-def summarise(claims: list[Claim], sim: dict, minutes_per_run: float) -> dict:
+def summarise(claims: list[Claim], sim: dict, cost: RunCost) -> dict:
     o = sim["outcome"]
-    minutes = sim["runs"] * minutes_per_run
+    minutes = cost.minutes(sim)
     return {
         "pass": (o == sequential.PASS).mean(axis=1),
         "fail": (o == sequential.FAIL).mean(axis=1),
@@ -285,9 +317,9 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     claims = shipped_claims()
     bank, batch_s = within_run_bank(20_000, window=args.window_s or PLATEAU_S - WARMUP_S)
-    per_run = run_minutes("compare", args.overhead_s)
+    per_run = run_cost("compare", args.overhead_s)
     if args.window_s:  # a compare profile judging a shorter or longer window: the plateau changes, the rest stays
-        per_run += (args.window_s - (PLATEAU_S - WARMUP_S)) / 60
+        per_run = RunCost(per_run.plateau + (args.window_s - (PLATEAU_S - WARMUP_S)) / 60, per_run.steps)
         print(f"what if: the compare profile judged {args.window_s} s instead of {PLATEAU_S - WARMUP_S} s")
     design = sequential.Design(spending=args.spending)
     noises = {args.only: NOISES[args.only]} if args.only else dict(NOISES)
@@ -308,7 +340,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{design.alpha / len(claims):.4f} per claim and side"
     )
     print(f"pinned model: batch length {batch_s} s, within-run log SD {bank.std():.3f}, replicate log SD {pinned_sd:.3f}")
-    print(f"minutes per run: compare profile {per_run * 60 - args.overhead_s:.0f} s + {args.overhead_s:.0f} s = {per_run:.2f}")
+    print(
+        f"minutes per run: compare profile without its load steps {per_run.plateau * 60 - args.overhead_s:.0f} s + "
+        f"{args.overhead_s:.0f} s = {per_run.plateau:.2f}; its search adds at most {per_run.steps:.2f} (every run of the "
+        "first round, then the runs of configurations with an undecided capacity claim)"
+    )
     # The vectorised core and decide() itself agree, campaign by campaign.
     vec = simulate_auto(claims, "effect", NOISES["pinned"], 200, 99, bank)
     one = simulate_auto(claims, "effect", NOISES["pinned"], 200, 99, bank, decide=scalar_decide)
