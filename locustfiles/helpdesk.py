@@ -65,6 +65,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_USERS = 10000  # the course example's pool: user_0 .. user_9999
 DEFAULT_POLL_INTERVAL_S = 5.0  # the frontend's VITE_POLLING_INTERVAL default (5000 ms)
+# Each poll interval is drawn uniformly within +-10 % of the interval (mean exact): see ``next_interval``.
+DEFAULT_POLL_JITTER = 0.1
 TOKEN_LIFETIME_S = 15 * 60 - 60  # JwtService tokens last 15 min; a 401 on an older token is expiry, not a fault
 DISTRIBUTED_DEFAULT_SEED = 0  # workers must share one username sequence to take disjoint slices of it
 NEW_USER_PREFIX = "new_"  # first-time users get names outside the seeded pool: new_<worker>_<random hex>
@@ -134,6 +136,9 @@ def _optional_int(name: str) -> int | None:
 
 MAX_USERS = int(_env_number("HELPDESK_MAX_USERS", DEFAULT_MAX_USERS, 1))
 POLL_INTERVAL_S = _env_number("HELPDESK_POLL_INTERVAL", DEFAULT_POLL_INTERVAL_S, 0)
+POLL_JITTER = _env_number("HELPDESK_POLL_JITTER", DEFAULT_POLL_JITTER, 0)
+if POLL_JITTER >= 1:
+    raise SettingsError(f"HELPDESK_POLL_JITTER={POLL_JITTER:g} must be below 1 (a share of the poll interval, e.g. 0.1)")
 WEIGHTS = {name: p.weight for name, p in PERSONAS.items()} | parse_weights(os.environ.get("HELPDESK_WEIGHTS", ""), PERSONAS)
 SEED = _optional_int("HELPDESK_SEED")
 
@@ -425,6 +430,18 @@ class HelpdeskUser(FastHttpUser):
         if self.persona.think_s is not None:
             self.next_action_at = now + self.rng.uniform(*self.persona.think_s)
 
+    def next_interval(self) -> float:
+        """The time to the next poll, counted from when this one was due (so slow replies do not slow the pace).
+
+        Drawn uniformly within ``POLL_JITTER`` of the interval, so the mean interval is exact while each browser's
+        phase wanders. With fixed intervals the arrangement of phases drawn at sign-in would hold for the whole
+        run: a miniature's 18 users would meet (or miss) one another at the same instants every cycle, and each
+        run would measure one draw of that arrangement. On the 0.175-core miniature that made runs of one
+        configuration differ by a log SD of 0.155 in polls.p95 (docs/statistics.md); an audience whose browsers
+        are reloaded and whose timers slip does not keep one arrangement, and the wandering phases average over
+        many arrangements within a run."""
+        return POLL_INTERVAL_S * (1.0 + self.rng.uniform(-POLL_JITTER, POLL_JITTER))
+
     @task
     def tick(self) -> None:
         if self.me is None:  # signing in failed before: try again, at the pace of the poll interval
@@ -435,7 +452,7 @@ class HelpdeskUser(FastHttpUser):
         now = time.monotonic()
         if now >= self.next_poll_at:
             self.poll()
-            self.next_poll_at = max(self.next_poll_at + POLL_INTERVAL_S, now) if POLL_INTERVAL_S else now
+            self.next_poll_at = max(self.next_poll_at + self.next_interval(), now) if POLL_INTERVAL_S else now
             if self.me is None:  # a 401 and the login after it failed: sign in again on the next tick
                 return
         if self.persona.think_s is not None and now >= self.next_action_at:
