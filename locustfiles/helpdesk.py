@@ -437,9 +437,9 @@ class HelpdeskUser(FastHttpUser):
         phase wanders. With fixed intervals the arrangement of phases drawn at sign-in would hold for the whole
         run: a miniature's 18 users would meet (or miss) one another at the same instants every cycle, and each
         run would measure one draw of that arrangement. On the 0.175-core miniature that made runs of one
-        configuration differ by a log SD of 0.155 in polls.p95 (docs/statistics.md); an audience whose browsers
+        configuration differ by a log SD of 0.155 in polls.p95 (docs/locustfile.md); an audience whose browsers
         are reloaded and whose timers slip does not keep one arrangement, and the wandering phases average over
-        many arrangements within a run."""
+        many arrangements within a run (benchmarks/bench_poll_phase_spread.py)."""
         return POLL_INTERVAL_S * (1.0 + self.rng.uniform(-POLL_JITTER, POLL_JITTER))
 
     @task
