@@ -593,6 +593,16 @@ def test_recorded_phases_without_a_description_take_todays_only_while_the_phases
     assert methodology.recorded_profile(same)[1] == "the smoke profile as edited since"
 
 
+def test_runs_that_stopped_after_the_plateau_are_named(profiles_changed_after_the_run):
+    meta = profiles_changed_after_the_run
+    runs = [synthetic_run("single", r, meta={**meta, **({"left_out": "load steps: ..."} if r > 1 else {})}) for r in (1, 2, 3)]
+    analysis = document.Analysis(provider="local", slos=[], saturation={}, comparisons=[])
+    texts = [b.text for b in document.methodology_section({"single": runs}, analysis) if isinstance(b, document.Para)]
+    [note] = [t for t in texts if "stopped after the plateau" in t]
+    assert note.startswith("2 of 3 runs") and "single r2, single r3" in note
+    assert not any("stopped after the plateau" in t for t in _growth(runs[0])[0:1])  # one full run: no note
+
+
 @pytest.mark.slow
 def test_report_rebuilt_after_the_profiles_file_changed_describes_the_run(tmp_path, profiles_changed_after_the_run):
     """`scaleperf report DIR` after fixtures/profiles.toml was edited: the document describes the profile the run ran."""

@@ -111,6 +111,15 @@ def methodology_section(runs: dict[str, list[RunResult]], analysis) -> list[Bloc
     source = "" if recorded or not raw else " (the run recorded no phases: these are today's, from fixtures/profiles.toml)"
     blocks.append(Para(f"Profile `{name}`{': ' + description if description else ''}{source}. In deployment-scale users:"))
     blocks.append(Bullets(tuple(items)))
+    short = [f"{r.config} r{r.meta.get('replicate', '?')}" for rs in runs.values() for r in rs if r.meta.get("left_out")]
+    if short:
+        blocks.append(
+            Para(
+                f"{len(short)} of {sum(len(rs) for rs in runs.values())} runs stopped after the plateau ({', '.join(short)}): "
+                "rounds of `--replicates auto` after the first run the load steps only where a throughput comparison "
+                "still reads them."
+            )
+        )
     scales = sorted({r.scale for rs in runs.values() for r in rs})
     if scales != [1.0]:
         blocks.append(
