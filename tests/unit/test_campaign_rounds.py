@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from types import SimpleNamespace
 
 import pytest
@@ -38,6 +40,34 @@ def campaign(tmp_path, *, auto=True, replicates=10, max_minutes=None, still_need
         settings, provider=None, configs=configs, say=(said if said is not None else []).append, still_needed=still_needed
     )
     return camp, configs
+
+
+class FakeProvider:
+    """Deployments that cost nothing: every configuration is up at once at a fake URL, at load scale 1. ``name``:
+    the provider whose SLOs a search's steps are held to."""
+
+    def __init__(self, name: str = "fake") -> None:
+        self.name = name
+
+    @contextlib.contextmanager
+    def provision(self, config):
+        yield SimpleNamespace(base_url="http://fake", describe=dict, reset_data=lambda: None)
+
+    def load_scale(self, config):
+        from scaleperf.providers.base import LoadScale
+
+        return LoadScale(factor=1.0, reason="test")
+
+
+def fake_engine(monkeypatch, profile, run) -> None:
+    """Campaign._run's load engine replaced: ``load_profile`` returns ``profile``, ``load.run`` is ``run``; no machine lock."""
+    import scaleperf
+    from scaleperf import campaign as campaign_module
+
+    fake_load = SimpleNamespace(load_profile=lambda name: profile, run=run)
+    monkeypatch.setattr(scaleperf, "load", fake_load, raising=False)
+    monkeypatch.setitem(sys.modules, "scaleperf.load", fake_load)
+    monkeypatch.setattr(campaign_module, "machine_lock", lambda say=None: contextlib.nullcontext())
 
 
 def play(camp, configs):
@@ -130,11 +160,6 @@ def test_the_callback_keeps_only_undecided_comparisons_in_the_rounds():
 
 def test_an_auto_campaign_runs_rounds_until_the_shipped_comparisons_are_decided(tmp_path, monkeypatch):
     """The real _run loop with a fake provider and load engine: clear differences decide within a few rounds."""
-    import contextlib
-
-    import scaleperf
-    from scaleperf import campaign as campaign_module
-    from scaleperf.providers.base import LoadScale
 
     levels = {"single": 100.0, "vertical": 60.0, "horizontal1": 60.0, "horizontal2": 60.0}  # every shipped claim true
     made = []
@@ -146,22 +171,7 @@ def test_an_auto_campaign_runs_rounds_until_the_shipped_comparisons_are_decided(
         result.meta.update(replicate=meta["replicate"])
         return result
 
-    class Provider:
-        name = "fake"
-
-        @contextlib.contextmanager
-        def provision(self, config):
-            yield SimpleNamespace(base_url="http://fake", describe=dict, reset_data=lambda: None)
-
-        def load_scale(self, config):
-            return LoadScale(factor=1.0, reason="test")
-
-    fake_load = SimpleNamespace(
-        load_profile=lambda name: SimpleNamespace(name=name, has_search=False, has_load_steps=False), run=run
-    )
-    monkeypatch.setattr(scaleperf, "load", fake_load, raising=False)
-    monkeypatch.setitem(__import__("sys").modules, "scaleperf.load", fake_load)
-    monkeypatch.setattr(campaign_module, "machine_lock", lambda say=None: contextlib.nullcontext())
+    fake_engine(monkeypatch, SimpleNamespace(name="compare", has_search=False, has_load_steps=False), run)
     claims = compare.load_expectations(None)
     latency = [e for e in claims if compare.parse_metric(e.metric).statistic != "throughput"]
     settings = CampaignSettings(run_id="r", results_dir=tmp_path, profile="compare", replicates=10, locustfile=tmp_path / "lf",
@@ -169,7 +179,7 @@ def test_an_auto_campaign_runs_rounds_until_the_shipped_comparisons_are_decided(
     configs = [SimpleNamespace(name=n, describe=dict) for n in NAMES]
     said = []
     camp = Campaign(
-        settings, Provider(), configs, said.append, still_needed=comparisons_pending(latency, family_size=len(claims))
+        settings, FakeProvider(), configs, said.append, still_needed=comparisons_pending(latency, family_size=len(claims))
     )
     got = camp.results(configs[0])
     assert len(got) == 3 and all(len(camp.results(c)) == 3 for c in configs)  # decided at the first look
@@ -193,12 +203,7 @@ def test_a_failed_configuration_leaves_the_rounds_and_its_comparisons_do_not_hol
 def test_auto_rounds_run_load_steps_only_where_an_undecided_comparison_reads_capacity(tmp_path, monkeypatch):
     """The first round runs the whole profile everywhere (every saturation point); later rounds keep the load steps
     only for configurations with an undecided capacity claim, and each run's metadata says what it left out."""
-    import contextlib
-
-    import scaleperf
-    from scaleperf import campaign as campaign_module
     from scaleperf.profiles import load_profile
-    from scaleperf.providers.base import LoadScale
 
     full = load_profile("compare")
     assert full.has_search
@@ -207,16 +212,6 @@ def test_auto_rounds_run_load_steps_only_where_an_undecided_comparison_reads_cap
     def run(base_url, locustfile, profile, *, meta, step_criteria, **kw):
         made.append((meta["replicate"], meta["config"], profile.has_load_steps, step_criteria is not None, meta.get("left_out")))
         return SimpleNamespace(meta=meta)
-
-    class Provider:
-        name = "local"
-
-        @contextlib.contextmanager
-        def provision(self, config):
-            yield SimpleNamespace(base_url="http://fake", describe=dict, reset_data=lambda: None)
-
-        def load_scale(self, config):
-            return LoadScale(factor=1.0, reason="test")
 
     def still_needed(results):
         rounds = len(results["horizontal1"])
@@ -228,15 +223,12 @@ def test_auto_rounds_run_load_steps_only_where_an_undecided_comparison_reads_cap
             }
         return latency_claims("horizontal1", "horizontal2") if rounds < 4 else {}  # capacity decided at the first look
 
-    fake_load = SimpleNamespace(load_profile=lambda name: full, run=run)
-    monkeypatch.setattr(scaleperf, "load", fake_load, raising=False)
-    monkeypatch.setitem(__import__("sys").modules, "scaleperf.load", fake_load)
-    monkeypatch.setattr(campaign_module, "machine_lock", lambda say=None: contextlib.nullcontext())
+    fake_engine(monkeypatch, full, run)
     settings = CampaignSettings(run_id="r", results_dir=tmp_path, profile="compare", replicates=10, locustfile=tmp_path / "lf",
                                 auto=True)  # fmt: skip
     configs = [SimpleNamespace(name=n, describe=dict) for n in NAMES]
     said = []
-    camp = Campaign(settings, Provider(), configs, said.append, still_needed=still_needed)
+    camp = Campaign(settings, FakeProvider("local"), configs, said.append, still_needed=still_needed)
     camp.results(configs[0])
     stepped = {(r, c) for r, c, steps, criteria, _ in made if steps}
     assert all(steps == criteria and (why is None) == steps for _, _, steps, criteria, why in made)
