@@ -181,6 +181,23 @@ def test_batch_length_rule_reflects_autocorrelation():
     assert stats.ar1_batch_correlation(0.9, 60) <= stats.MAX_BATCH_CORRELATION < stats.ar1_batch_correlation(0.9, 30)
 
 
+def test_batches_of_a_sparse_group_are_long_enough_to_value():
+    """Reads at two a second: 5-s batches would hold 10 reads, too few for a p95 (20), and leave every replicate
+    without a value. The batch length also covers 1.5 times the minimum sample at the slowest run's request rate."""
+    from scaleperf.analysis import values
+
+    runs = replicate_runs("horizontal1", 60, 3, seed=5, rps=8)  # four groups drawn alike: about 2 reads a second
+    reads = metrics.parse_metric("reads.p95")
+    slowest = min(values.request_rate(r, reads) for r in runs)
+    assert 1.5 < slowest < 2.5
+    batch_s = values.comparison_batch_length(runs, reads)
+    assert batch_s >= 20 * values.SAMPLE_HEADROOM / slowest
+    assert batch_s <= 100 // stats.MIN_BATCHES  # still capped: the 100-s judged window holds three batches
+    got = values.plateau_values(runs, reads, batch_s, {})
+    assert got.values.size == 3 and np.isfinite(got.values).all(), got.excluded
+    assert values.plateau_values(runs, reads, stats.MIN_BATCH_S, {}).values.size < 3  # 5-s batches lose replicates
+
+
 # ---------------------------------------------------------------------------- synthetic replicate runs
 def replicate_runs(
     config: str, level_ms: float, n: int, *, seed: int, rps: float = 20, scale: float = 1.0, profile: str = "standard", **kw

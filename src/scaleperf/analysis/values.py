@@ -91,9 +91,9 @@ def comparison_batch_length(runs: list[RunResult], metric: Metric) -> int:
         return cap
     n = min(len(row) for row in usable)
     length = stats.batch_length_s(np.vstack([row[:n] for row in usable]), shortest)
-    rates = [rate for r in runs if (rate := request_rate(r, metric)) > 0]
     need = MIN_BATCH_SAMPLES.get(metric.statistic, 0) * SAMPLE_HEADROOM
-    if rates and need:
+    rates = [rate for r in runs if (rate := request_rate(r, metric)) > 0] if need else []
+    if rates:
         length = max(length, math.ceil(need / min(rates)))
     return min(length, cap)
 
@@ -145,10 +145,11 @@ def capacity_values(runs: list[RunResult], slos: list) -> Values | str:
 
     A replicate that ran no load steps (an auto round that left them out once its configuration's capacity
     claims were decided) is left out; the replicates that ran them are its side's values."""
-    stepped = [r for r in runs if r.phases_of(saturation.STEP)]
+    has_steps = [bool(r.phases_of(saturation.STEP)) for r in runs]
+    stepped = [r for r, yes in zip(runs, has_steps, strict=True) if yes]
     if runs and not stepped:
         return f"{run_name(runs[0])}: capacity unknown (the run has no load steps)"
-    excluded = tuple(f"{run_name(r)}: no load steps in this run" for r in runs if not r.phases_of(saturation.STEP))
+    excluded = tuple(f"{run_name(r)}: no load steps in this run" for r, yes in zip(runs, has_steps, strict=True) if not yes)
     values, bounds = [], []
     for r in stepped:
         c = saturation.capacity(r, slos)
