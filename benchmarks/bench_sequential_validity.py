@@ -226,22 +226,35 @@ def scalar_decide(a, b, **kw):
     return (np.array([d.outcome for d in out], dtype=object),)
 
 
+def stored_runs(run_dir: str) -> list:
+    """The complete runs stored under results/<run id> (every configuration and replicate)."""
+    from pathlib import Path
+
+    from scaleperf import results
+
+    path = Path(run_dir)
+    runs = [results.load(r.path) for r in results.find_runs(path.parent, path.name)]
+    return [r for r in runs if r.complete]
+
+
+def stamp(run, key: str) -> int:
+    """A run's ``started_at`` or ``ended_at`` (UTC, whole seconds) as seconds since the epoch."""
+    import calendar
+
+    return calendar.timegm(time.strptime(run.meta[key], "%Y-%m-%dT%H:%M:%SZ"))
+
+
 def measured(
     run_dir: str, metric_name: str = "polls.p95", window_s: int | None = None
 ) -> tuple[float, list[float], float | None]:
     """From a stored run (results/<run id>) of replicates of one configuration: the log SD of the replicate
     values of ``metric_name`` (as compare measures them, on the first ``window_s`` judged seconds of each
     plateau when given), the values, and the mean minutes per run (first start to last end)."""
-    import calendar
     import dataclasses
-    from pathlib import Path
 
-    from scaleperf import results
     from scaleperf.analysis import values as values_mod
 
-    path = Path(run_dir)
-    runs = [results.load(r.path) for r in results.find_runs(path.parent, path.name)]
-    runs = [r for r in runs if r.complete]
+    runs = stored_runs(run_dir)
     if window_s:
         runs = [
             dataclasses.replace(r, phases=tuple(
@@ -253,12 +266,7 @@ def measured(
     metric = compare.parse_metric(metric_name)
     batch_s = values_mod.comparison_batch_length(runs, metric)
     values = [float(values_mod.replicate_value(values_mod.run_batches(r, metric, batch_s))) for r in runs]
-    stamps = sorted(
-        calendar.timegm(time.strptime(r.meta[k], "%Y-%m-%dT%H:%M:%SZ"))
-        for r in runs
-        for k in ("started_at", "ended_at")
-        if r.meta.get(k)
-    )
+    stamps = sorted(stamp(r, k) for r in runs for k in ("started_at", "ended_at") if r.meta.get(k))
     minutes = (stamps[-1] - stamps[0]) / 60 / len(runs) if len(stamps) >= 2 and runs else None
     return float(np.std(np.log(values), ddof=1)), values, minutes
 

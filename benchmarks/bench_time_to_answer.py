@@ -30,6 +30,8 @@ from bench_sequential_validity import (
     run_minutes,
     shipped_claims,
     simulate_auto,
+    stamp,
+    stored_runs,
     true_levels,
     within_run_bank,
 )
@@ -60,19 +62,12 @@ def campaign_measurements(run_dir: str) -> dict:
     """From a stored ``--replicates auto`` campaign (results/<run id>): each configuration's mean log replicate
     value per metric (as compare measures them), each metric's replicate log SD pooled over the configurations,
     the minutes of its runs with and without load steps, and the rounds and minutes it took."""
-    import calendar
-    from pathlib import Path
-
-    from scaleperf import results
     from scaleperf.analysis import compare, slo, values
 
-    path = Path(run_dir)
+    every = stored_runs(run_dir)
     by_config: dict[str, list] = {}
-    for ref in results.find_runs(path.parent, path.name):
-        run = results.load(ref.path)
-        if run.complete:
-            by_config.setdefault(run.config, []).append(run)
-    every = [r for runs in by_config.values() for r in runs]
+    for run in every:
+        by_config.setdefault(run.config, []).append(run)
     slos = slo.load_slos(None, "local")
     levels = np.full((len(CONFIGS), len(METRICS)), np.nan)
     sds = []
@@ -89,9 +84,6 @@ def campaign_measurements(run_dir: str) -> dict:
                 logs.append(v)
         df = sum(v.size - 1 for v in logs if v.size > 1)
         sds.append(float(np.sqrt(sum(((v - v.mean()) ** 2).sum() for v in logs if v.size > 1) / df)) if df else float("nan"))
-
-    def stamp(r, key):
-        return calendar.timegm(time.strptime(r.meta[key], "%Y-%m-%dT%H:%M:%SZ"))
 
     def minutes(runs):
         return float(np.mean([(stamp(r, "ended_at") - stamp(r, "started_at")) / 60 for r in runs])) if runs else float("nan")
