@@ -25,7 +25,9 @@ Environment variables (read at import, so they work the same under ``locust -f``
 * ``HELPDESK_MAX_USERS`` (10000): size of the seeded pool ``user_0 .. user_<N-1>`` (password = username);
 * ``HELPDESK_POLL_INTERVAL`` (5): seconds between two poll cycles of one browser;
 * ``HELPDESK_WEIGHTS`` (e.g. ``IdleUser=10,NewUser=2,ActiveUser=6,ExpertUser=2``): persona weights; 0 disables one;
-* ``HELPDESK_SEED``: seed of the username sequence and of every persona's choices (random when unset);
+* ``HELPDESK_SEED`` (0): seed of every persona's choices, think times and poll phases, so that every run replays
+  the same workload and runs differ only by how the system answered; ``random`` draws a new workload each run.
+  Set explicitly, it also seeds the username sequence (which otherwise starts at a random place);
 * ``HELPDESK_LOAD_WORKERS``: number of Locust worker processes, when the master does not tell them
   (``--expect-workers``). ``HELPDESK_WORKERS`` names the app's server processes (as in the AWS bundle); read here
   as before when ``HELPDESK_LOAD_WORKERS`` is unset, with a warning.
@@ -48,7 +50,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
-from locust import FastHttpUser, task
+from locust import FastHttpUser, events, task
 from locust.runners import WorkerRunner
 
 try:
@@ -69,6 +71,7 @@ DEFAULT_POLL_INTERVAL_S = 5.0  # the frontend's VITE_POLLING_INTERVAL default (5
 DEFAULT_POLL_JITTER = 0.1
 TOKEN_LIFETIME_S = 15 * 60 - 60  # JwtService tokens last 15 min; a 401 on an older token is expiry, not a fault
 DISTRIBUTED_DEFAULT_SEED = 0  # workers must share one username sequence to take disjoint slices of it
+DEFAULT_SEED = 0  # every run replays one workload unless HELPDESK_SEED says otherwise (see ``Choices``)
 NEW_USER_PREFIX = "new_"  # first-time users get names outside the seeded pool: new_<worker>_<random hex>
 # Primes for the username stride; the stride must be coprime with the pool size to visit every name once.
 PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
@@ -140,7 +143,9 @@ POLL_JITTER = _env_number("HELPDESK_POLL_JITTER", DEFAULT_POLL_JITTER, 0)
 if POLL_JITTER >= 1:
     raise SettingsError(f"HELPDESK_POLL_JITTER={POLL_JITTER:g} must be below 1 (a share of the poll interval, e.g. 0.1)")
 WEIGHTS = {name: p.weight for name, p in PERSONAS.items()} | parse_weights(os.environ.get("HELPDESK_WEIGHTS", ""), PERSONAS)
-SEED = _optional_int("HELPDESK_SEED")
+_SEED_SETTING = os.environ.get("HELPDESK_SEED", "").strip()
+SEED: int | None = None if _SEED_SETTING.lower() == "random" else (_optional_int("HELPDESK_SEED") or DEFAULT_SEED)
+USERNAME_SEED = SEED if _SEED_SETTING else None  # a default seed must not make separate runs sign in the same users
 
 
 def _load_workers() -> int | None:
@@ -235,7 +240,25 @@ class UserStore:
 
 
 user_store = UserStore()
-_arrivals = itertools.count()  # numbers the users this process starts, for per-user seeds
+_arrivals = itertools.count()  # numbers the users this process starts in the current run, for per-user seeds
+
+
+@events.test_start.add_listener
+def _number_users_from_zero(**_: Any) -> None:
+    """Each run numbers its users from 0 again, so the n-th user of every run draws the same choices."""
+    global _arrivals
+    _arrivals = itertools.count()
+
+
+def user_stream(purpose: str, worker: int, persona: str, arrival: int) -> random.Random:
+    """One user's random stream for one purpose: seeded by who the user is, never by when things happened.
+
+    A user's choices and its browser's poll timing get separate streams. One shared stream would be consumed in the
+    order polls and actions happened to interleave, which depends on response times, and the same user would then
+    make different choices on a slower configuration."""
+    return random.Random(None if SEED is None else f"{SEED}-{worker}-{persona}-{arrival}-{purpose}")
+
+
 _generator: UserNameGenerator | None = None
 _generator_lock = threading.Lock()
 
@@ -265,7 +288,7 @@ def username_generator(environment: Any) -> UserNameGenerator:
     with _generator_lock:
         if _generator is None:
             index, count = worker_slice(environment)
-            seed = SEED if SEED is not None else (DISTRIBUTED_DEFAULT_SEED if count > 1 else None)
+            seed = USERNAME_SEED if USERNAME_SEED is not None else (DISTRIBUTED_DEFAULT_SEED if count > 1 else None)
             _generator = UserNameGenerator(MAX_USERS, seed, slice_index=index, slice_count=count)
             log.info("usernames: seed %d, stride %d, slice %d of %d", _generator.seed, _generator.prime_number, index, count)
         return _generator
@@ -384,8 +407,9 @@ class HelpdeskUser(FastHttpUser):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        arrival = next(_arrivals)
-        self.rng = random.Random(None if SEED is None else f"{SEED}-{type(self).__name__}-{arrival}")
+        who = (worker_slice(self.environment)[0], type(self).__name__, next(_arrivals))
+        self.rng = user_stream("choices", *who)  # what the person does, and when (think times)
+        self.pace = user_stream("pace", *who)  # when the browser polls
         self.me: SignedIn | None = None
         self.username = ""
         self.conversations_since: str | None = None
@@ -426,7 +450,7 @@ class HelpdeskUser(FastHttpUser):
         # times: the first poll comes at a uniformly random point of the first interval. Polling at the instant
         # of login would put the users of one load step, whose logins finish together behind bcrypt, in
         # lockstep: a burst every interval that no audience of separate browsers makes.
-        self.next_poll_at = now + self.rng.uniform(0.0, POLL_INTERVAL_S)
+        self.next_poll_at = now + self.pace.uniform(0.0, POLL_INTERVAL_S)
         if self.persona.think_s is not None:
             self.next_action_at = now + self.rng.uniform(*self.persona.think_s)
 
@@ -440,7 +464,7 @@ class HelpdeskUser(FastHttpUser):
         configuration differ by a log SD of 0.155 in polls.p95 (docs/locustfile.md); an audience whose browsers
         are reloaded and whose timers slip does not keep one arrangement, and the wandering phases average over
         many arrangements within a run (benchmarks/bench_poll_phase_spread.py)."""
-        return POLL_INTERVAL_S * (1.0 + self.rng.uniform(-POLL_JITTER, POLL_JITTER))
+        return POLL_INTERVAL_S * (1.0 + self.pace.uniform(-POLL_JITTER, POLL_JITTER))
 
     @task
     def tick(self) -> None:
