@@ -71,7 +71,7 @@ DEFAULT_POLL_INTERVAL_S = 5.0  # the frontend's VITE_POLLING_INTERVAL default (5
 DEFAULT_POLL_JITTER = 0.1
 TOKEN_LIFETIME_S = 15 * 60 - 60  # JwtService tokens last 15 min; a 401 on an older token is expiry, not a fault
 DISTRIBUTED_DEFAULT_SEED = 0  # workers must share one username sequence to take disjoint slices of it
-DEFAULT_SEED = 0  # every run replays one workload unless HELPDESK_SEED says otherwise (see ``Choices``)
+DEFAULT_SEED = 0  # every run replays one workload unless HELPDESK_SEED says otherwise (see ``user_stream``)
 NEW_USER_PREFIX = "new_"  # first-time users get names outside the seeded pool: new_<worker>_<random hex>
 # Primes for the username stride; the stride must be coprime with the pool size to visit every name once.
 PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53, 59, 61, 67, 71, 73, 79, 83, 89, 97)
@@ -144,7 +144,9 @@ if POLL_JITTER >= 1:
     raise SettingsError(f"HELPDESK_POLL_JITTER={POLL_JITTER:g} must be below 1 (a share of the poll interval, e.g. 0.1)")
 WEIGHTS = {name: p.weight for name, p in PERSONAS.items()} | parse_weights(os.environ.get("HELPDESK_WEIGHTS", ""), PERSONAS)
 _SEED_SETTING = os.environ.get("HELPDESK_SEED", "").strip()
-SEED: int | None = None if _SEED_SETTING.lower() == "random" else (_optional_int("HELPDESK_SEED") or DEFAULT_SEED)
+SEED: int | None = DEFAULT_SEED  # unset: one workload, replayed
+if _SEED_SETTING:
+    SEED = None if _SEED_SETTING.lower() == "random" else _optional_int("HELPDESK_SEED")
 USERNAME_SEED = SEED if _SEED_SETTING else None  # a default seed must not make separate runs sign in the same users
 
 

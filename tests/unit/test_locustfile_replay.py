@@ -42,6 +42,7 @@ def choices(user, polls_before: int = 0) -> list[float]:
 def test_every_run_replays_the_same_choices_by_default(monkeypatch):
     helpdesk, one_run = users(monkeypatch, None, "helpdesk_locustfile_replay_default")
     assert helpdesk.SEED == helpdesk.DEFAULT_SEED
+    assert helpdesk.USERNAME_SEED is None  # separate runs against one deployment sign in different users
     assert helpdesk._number_users_from_zero in locust.events.test_start._handlers  # Locust calls it each run
     first = [choices(u) for u in one_run()]
     second = [choices(u) for u in one_run()]
