@@ -337,7 +337,9 @@ def main(argv: list[str] | None = None) -> int:
         )
     conditions = [(noise.name, noise, design, claims) for noise in noises.values()]
     if not args.only:
-        conditions.append((NOISES["wide"].name, NOISES["wide"], sequential.Design(max_rounds=20, spending=args.spending), claims))
+        # The noisier models, given the rounds they need: `--replicates auto:20` or `auto:30`.
+        for key, most in (("wide", 20), ("wide", 30), ("drift", 20)):
+            conditions.append((NOISES[key].name, NOISES[key], sequential.Design(max_rounds=most, spending=args.spending), claims))
         latency = [c for c in claims if METRICS[c.metric] != "throughput"]
         conditions.append(("pinned, 3 latency claims in the rounds", NOISES["pinned"], design, latency))
     pinned_sd = float(np.std(run_effects(NOISES["pinned"], np.random.default_rng(1), (200_000,), bank)))
@@ -358,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     one = simulate_auto(claims, "effect", NOISES["pinned"], 200, 99, bank, decide=scalar_decide)
     assert (vec["outcome"] == one["outcome"]).all() and (vec["rounds"] == one["rounds"]).all()
     print("cross-check: 200 campaigns through sequential.decide() one call at a time give the same outcomes and rounds")
-    for most in (10, 20):
+    for most in (10, 20, 30):
         print(
             f"boundary alone, max {most} rounds: {boundary_size(sequential.Design(max_rounds=most, spending=args.spending)):.4f}"
         )
