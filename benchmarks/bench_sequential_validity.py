@@ -246,13 +246,16 @@ def stamp(run, key: str) -> int:
 
 def measured(
     run_dir: str, metric_name: str = "polls.p95", window_s: int | None = None
-) -> tuple[float, list[float], float | None]:
+) -> tuple[float, list[float], float | None, dict[str, float]]:
     """From a stored run (results/<run id>) of replicates of one configuration: the log SD of the replicate
     values of ``metric_name`` (as compare measures them, on the first ``window_s`` judged seconds of each
-    plateau when given), the values, and the mean minutes per run (first start to last end)."""
+    plateau when given), the values, the mean minutes per run (first start to last end), and the log SD of
+    every other metric a shipped claim or SLO judges (capacity from each replicate's load steps, when run)."""
     import dataclasses
 
+    from scaleperf.analysis import slo
     from scaleperf.analysis import values as values_mod
+    from scaleperf.report.describe import provider_of
 
     runs = stored_runs(run_dir)
     if window_s:
@@ -263,12 +266,23 @@ def measured(
             ))
             for r in runs
         ]  # fmt: skip
-    metric = compare.parse_metric(metric_name)
-    batch_s = values_mod.comparison_batch_length(runs, metric)
-    values = [float(values_mod.replicate_value(values_mod.run_batches(r, metric, batch_s))) for r in runs]
+
+    def plateau(name: str) -> list[float]:
+        metric = compare.parse_metric(name)
+        batch_s = values_mod.comparison_batch_length(runs, metric)
+        return [float(values_mod.replicate_value(values_mod.run_batches(r, metric, batch_s))) for r in runs]
+
+    def log_sd(xs) -> float:
+        return float(np.std(np.log(xs), ddof=1))
+
+    values = plateau(metric_name)
+    others = {name: log_sd(plateau(name)) for name in ("polls.p95", "reads.p95", "writes.p95") if name != metric_name}
+    capacity = values_mod.capacity_values(runs, slo.load_slos(None, provider_of(runs[0])))
+    if not isinstance(capacity, str):
+        others["capacity"] = log_sd(capacity.values)
     stamps = sorted(stamp(r, k) for r in runs for k in ("started_at", "ended_at") if r.meta.get(k))
     minutes = (stamps[-1] - stamps[0]) / 60 / len(runs) if len(stamps) >= 2 and runs else None
-    return float(np.std(np.log(values), ddof=1)), values, minutes
+    return log_sd(values), values, minutes, others
 
 
 def boundary_size(design: sequential.Design, n: int = 200_000, seed: int = 3) -> float:
@@ -317,10 +331,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--from-run", help="results/<run id> holding replicates of one configuration: measure --measured-sd there")
     args = ap.parse_args(argv)
     if args.from_run:
-        sd, values, minutes = measured(args.from_run, window_s=args.window_s)
+        sd, values, minutes, others = measured(args.from_run, window_s=args.window_s)
         print(f"measured in {args.from_run}: {len(values)} replicates, polls.p95 replicate values (ms) "
               f"{', '.join(f'{v:.0f}' for v in values)}; log SD {sd:.3f}; "
-              f"{'n/a' if minutes is None else f'{minutes:.2f}'} minutes per run, start to end")  # fmt: skip
+              f"{'n/a' if minutes is None else f'{minutes:.2f}'} minutes per run, start to end; "
+              f"log SD of {', '.join(f'{k} {v:.3f}' for k, v in others.items())}")  # fmt: skip
         args.measured_sd = sd
     started = time.monotonic()
     claims = shipped_claims()
